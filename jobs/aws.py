@@ -1,0 +1,24 @@
+"""boto3 clients, created on demand at the job edge (never at import time).
+
+Credentials come from the default provider chain. Endpoints honour ``AWS_ENDPOINT_URL_S3`` /
+``AWS_ENDPOINT_URL`` as the AWS SDKs do, or ``s3.endpoint`` in conf for S3-compatible stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def s3_client(conf: dict[str, Any]) -> Any:
+    """An S3 client configured from the ``s3`` section (endpoint, region, path-style)."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = conf.get("s3", {}) or {}
+    style = "path" if s3.get("path_style_access") else "auto"
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.get("endpoint") or None,
+        region_name=s3.get("region") or None,
+        config=Config(s3={"addressing_style": style}),
+    )

@@ -1,0 +1,91 @@
+"""CloudTrail: JSON records -> typed ``silver/cloudtrail_events`` rows (pure transforms)."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from schemas.cloudtrail import CLOUDTRAIL_EVENTS, RAW_RECORD
+
+
+def _bool(name: str) -> Column:
+    return F.expr(f"try_cast({name} AS BOOLEAN)")
+
+
+def record_reason(r: str = "r", record: str = "record") -> Column:
+    """Why a parsed record cannot be an event (null when it can)."""
+    return F.expr(
+        f"""CASE
+          WHEN NOT startswith(ltrim({record}), '{{') THEN 'record is not a JSON object'
+          WHEN {r}.eventTime IS NULL AND try_parse_json({record}) IS NULL
+            THEN 'record is not valid JSON'
+          WHEN {r}.eventTime IS NULL THEN 'missing eventTime'
+          WHEN try_cast({r}.eventTime AS TIMESTAMP) IS NULL THEN 'eventTime does not parse'
+          WHEN {r}.eventID IS NULL OR trim({r}.eventID) = '' THEN 'missing eventID'
+        END"""
+    )
+
+
+def normalize_records(records: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
+    """Type CloudTrail records.
+
+    In: ``source_file``, ``record_index``, ``record``, ``file_reason``. Out: the
+    ``silver/cloudtrail_events`` columns plus ``record`` and ``reason`` (null for a good event;
+    a file-level reason wins; rows with a reason belong in quarantine or, ``skipped:``, nowhere).
+    """
+    parsed = records.withColumn("r", F.from_json("record", RAW_RECORD))
+    ui = "r.userIdentity"
+    mfa_console = F.get_json_object("r.additionalEventData", "$.MFAUsed")
+    event_time = F.expr("try_cast(r.eventTime AS TIMESTAMP)")
+    cols = {
+        "event_id": F.col("r.eventID"),
+        "event_time": event_time,
+        "event_date": F.to_date(event_time),
+        "event_version": F.col("r.eventVersion"),
+        "event_source": F.col("r.eventSource"),
+        "event_name": F.col("r.eventName"),
+        "event_type": F.col("r.eventType"),
+        "event_category": F.col("r.eventCategory"),
+        "aws_region": F.col("r.awsRegion"),
+        "account_id": F.coalesce(F.col("r.recipientAccountId"), F.col(f"{ui}.accountId")),
+        "recipient_account_id": F.col("r.recipientAccountId"),
+        "user_identity_type": F.col(f"{ui}.type"),
+        "principal_arn": F.col(f"{ui}.arn"),
+        "principal_id": F.col(f"{ui}.principalId"),
+        "access_key_id": F.col(f"{ui}.accessKeyId"),
+        "user_name": F.col(f"{ui}.userName"),
+        "session_issuer_arn": F.col(f"{ui}.sessionContext.sessionIssuer.arn"),
+        "session_issuer_type": F.col(f"{ui}.sessionContext.sessionIssuer.type"),
+        "invoked_by": F.col(f"{ui}.invokedBy"),
+        "is_root": F.coalesce(F.col(f"{ui}.type") == "Root", F.lit(False)),
+        "mfa_authenticated": F.coalesce(
+            _bool(f"{ui}.sessionContext.attributes.mfaAuthenticated"),
+            F.when(mfa_console.isNotNull(), mfa_console == "Yes"),
+        ),
+        "session_created_at": F.expr(
+            f"try_cast({ui}.sessionContext.attributes.creationDate AS TIMESTAMP)"
+        ),
+        "source_ip": F.col("r.sourceIPAddress"),
+        "user_agent": F.col("r.userAgent"),
+        "read_only": _bool("r.readOnly"),
+        "management_event": _bool("r.managementEvent"),
+        "error_code": F.col("r.errorCode"),
+        "error_message": F.col("r.errorMessage"),
+        "request_id": F.col("r.requestID"),
+        "shared_event_id": F.col("r.sharedEventID"),
+        "vpc_endpoint_id": F.col("r.vpcEndpointId"),
+        "request_parameters": F.col("r.requestParameters"),
+        "response_elements": F.col("r.responseElements"),
+        "additional_event_data": F.col("r.additionalEventData"),
+        "resources": F.col("r.resources"),
+        "service_event_details": F.col("r.serviceEventDetails"),
+        "tls_details": F.col("r.tlsDetails"),
+        "record_json": F.col("record"),
+        "source_file": F.col("source_file"),
+        "record_index": F.col("record_index"),
+        "ingested_at": ingested_at,
+        "run_id": F.lit(run_id),
+    }
+    typed = [cols[f.name].cast(f.dataType).alias(f.name) for f in CLOUDTRAIL_EVENTS.fields]
+    reason = F.coalesce(F.col("file_reason"), record_reason())
+    return parsed.select(*typed, F.col("record"), reason.alias("reason"))

@@ -1,0 +1,69 @@
+"""JSON files -> one row per record: CloudTrail's ``{"Records": [...]}`` or one object per line.
+
+Newline-delimited files cover CloudTrail Lake exports, EventBridge envelopes (unwrapped to their
+``detail``) and GuardDuty exports. A CloudTrail digest is recognised and marked to be skipped.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from schemas.cloudtrail import DELIVERY_FILE, EVENTBRIDGE_ENVELOPE
+
+SKIPPED_DIGEST = "skipped: CloudTrail digest file"
+_ENVELOPE_DDL = ", ".join(f"`{f.name}` STRING" for f in EVENTBRIDGE_ENVELOPE.fields)
+
+
+def _file_kind(value: Column, records: Column) -> Column:
+    first_line = F.substring_index(value, "\n", 1)
+    return (
+        F.when(value.rlike(r"^\s*$"), F.lit("empty file"))
+        .when(records.isNotNull(), F.lit("records"))
+        .when(F.get_json_object(value, "$.digestStartTime").isNotNull(), F.lit(SKIPPED_DIGEST))
+        .when(
+            F.get_json_object(value, "$.Records").isNotNull(),
+            F.lit("Records is not an array of events"),
+        )
+        .when(F.try_parse_json(first_line).isNull(), F.lit("file is not JSON"))
+        .otherwise(F.lit("lines"))
+    )
+
+
+def split_records(files: DataFrame, raw_max_chars: int) -> DataFrame:
+    """Split whole files into records.
+
+    In: ``source_file``, ``value`` (the file's text). Out: ``source_file``, ``record_index``
+    (position in ``Records``, or 1-based line number), ``record`` (JSON text) and
+    ``file_reason`` (set on the single row that stands for a file that has no records to split:
+    empty, not JSON, ``Records`` of the wrong type, or a digest to skip).
+    """
+    records = F.from_json("value", DELIVERY_FILE)["Records"]
+    staged = files.select("source_file", "value", records.alias("_records")).withColumn(
+        "_kind", _file_kind(F.col("value"), F.col("_records"))
+    )
+    unwrap = (
+        "CASE WHEN l LIKE '%\"detail-type\"%' "
+        f"THEN coalesce(from_json(l, '{_ENVELOPE_DDL}').detail, l) ELSE l END"
+    )
+    items = F.expr(
+        f"""CASE _kind
+          WHEN 'records' THEN transform(_records, (r, i) -> named_struct(
+              'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
+          WHEN 'lines' THEN filter(transform(split(value, '\\r?\\n'), (l, i) -> named_struct(
+              'record_index', CAST(i + 1 AS BIGINT), 'record', {unwrap},
+              'file_reason', CAST(NULL AS STRING))), x -> trim(x.record) != '')
+          ELSE array(named_struct('record_index', CAST(NULL AS BIGINT),
+              'record', left(value, {int(raw_max_chars)}), 'file_reason', _kind))
+        END"""
+    )
+    return staged.select("source_file", F.inline(_or_marker(items)))
+
+
+def _or_marker(items: Column) -> Column:
+    """Stand in one ``skipped: no records`` row for a file whose split gave no rows."""
+    marker = F.expr(
+        "array(named_struct('record_index', CAST(NULL AS BIGINT), 'record', CAST(NULL AS STRING),"
+        " 'file_reason', 'skipped: no records'))"
+    )
+    return F.when(F.size(items) > 0, items).otherwise(marker)

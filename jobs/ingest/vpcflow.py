@@ -1,0 +1,143 @@
+"""VPC Flow Logs: text files whose first line names the fields, and the Parquet delivery.
+
+Fields are mapped by the names in each file's header, never by position or count.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, LongType
+
+from schemas.vpcflow import FIELDS, VPC_FLOWS, column_name
+
+_KNOWN = ", ".join(f"'{f}'" for f in FIELDS)
+_RANGES = {"srcport": 65535, "dstport": 65535, "protocol": 255, "tcp-flags": 255}
+_ENUMS = {"action": ("ACCEPT", "REJECT"), "log-status": ("OK", "NODATA", "SKIPDATA")}
+
+
+def split_lines(files: DataFrame, raw_max_chars: int) -> DataFrame:
+    """Split whole text files into data lines, each with its file's header.
+
+    In: ``source_file``, ``value``. Out: ``source_file``, ``header`` (array of field names),
+    ``record_index`` (1-based line number), ``line``, ``file_reason`` (set on the single row
+    standing for a file without records: empty, a header naming undocumented or repeated
+    fields, or ``skipped:`` for a header with no lines after it).
+    """
+    lines = F.split("value", r"\r?\n")
+    header = F.split(F.trim(F.element_at(lines, 1)), " +")
+    unknown = F.filter(header, lambda f: ~F.array_contains(F.expr(f"array({_KNOWN})"), f))
+    data = F.slice(lines, 2, F.greatest(F.size(lines) - 1, F.lit(1)))
+    has_data = F.exists(data, lambda x: F.trim(x) != "")
+    reason = (
+        F.when(F.col("value").rlike(r"^\s*$"), F.lit("empty file"))
+        .when(F.size(unknown) > 0, F.concat(F.lit("header names undocumented field(s): "),
+                                            F.array_join(unknown, ", ")))
+        .when(F.size(F.array_distinct(header)) != F.size(header),
+              F.lit("header names a field more than once"))
+        .when(~has_data, F.lit("skipped: no records"))
+    )
+    staged = files.select("source_file", "value", header.alias("header"), data.alias("_data"),
+                          reason.alias("file_reason"))
+    items = F.when(F.col("file_reason").isNull(), F.col("_data")).otherwise(
+        F.array(F.when(~F.col("file_reason").startswith("skipped:"),
+                       F.left("value", F.lit(int(raw_max_chars)))))
+    )
+    exploded = staged.select("source_file", "header", "file_reason", F.posexplode(items))
+    return exploded.where(F.col("file_reason").isNotNull() | (F.trim("col") != "")).select(
+        "source_file",
+        "header",
+        F.when(F.col("file_reason").isNull(), F.col("pos") + 2).cast("bigint").alias("record_index"),
+        F.col("col").alias("line"),
+        "file_reason",
+    )
+
+
+def _field_checks(values: Column) -> list[Column]:
+    checks = []
+    for field, (_, dtype) in FIELDS.items():
+        raw = F.try_element_at(values, F.lit(field))
+        present = raw.isNotNull() & (raw != "-")
+        if isinstance(dtype, (IntegerType, LongType)):
+            typed = F.expr(f"try_cast(try_element_at(_values, '{field}') AS {dtype.simpleString()})")
+            checks.append(F.when(present & typed.isNull(), F.lit(f"{field} is not a number")))
+            if field in _RANGES:
+                checks.append(
+                    F.when(~typed.between(0, _RANGES[field]), F.lit(f"{field} out of range"))
+                )
+        if field in _ENUMS:
+            checks.append(F.when(present & ~raw.isin(*_ENUMS[field]), F.lit(f"{field} is not one of "
+                                                                            + "/".join(_ENUMS[field]))))
+    return checks
+
+
+def parse_lines(lines: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
+    """Type flow-log lines.
+
+    In: ``source_file``, ``record_index``, ``header``, ``line``, ``file_reason``. Out: the
+    ``silver/vpc_flows`` columns plus ``record`` (the line) and ``reason`` (null for a good
+    record; a file-level reason wins).
+    """
+    values = F.split(F.trim("line"), " +")
+    staged = lines.select(
+        "source_file", "record_index", "file_reason", F.col("line").alias("record"),
+        F.size("header").alias("_expected"), F.size(values).alias("_found"),
+        F.when(F.size("header") == F.size(values), F.map_from_arrays("header", values))
+        .alias("_values"),
+    )
+    count_reason = F.when(
+        F.col("_values").isNull(),
+        F.format_string("expected %d fields, found %d", "_expected", "_found"),
+    )
+    reasons = F.array_compact(F.array(count_reason, *_field_checks(F.col("_values"))))
+    typed = {
+        column_name(field): F.expr(
+            f"try_cast(nullif(try_element_at(_values, '{field}'), '-') AS {dtype.simpleString()})"
+        )
+        for field, (_, dtype) in FIELDS.items()
+    }
+    return _finish(staged.select("*", *[c.alias(n) for n, c in typed.items()]), run_id,
+                   ingested_at, F.coalesce(F.col("file_reason"),
+                                           F.when(F.size(reasons) > 0, F.array_join(reasons, "; "))))
+
+
+def parse_parquet(rows: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
+    """Type Parquet-delivered records (already columnar) with the same checks as text."""
+    checks = [
+        F.when(~F.col(column_name(f)).between(0, top), F.lit(f"{f} out of range"))
+        for f, top in _RANGES.items()
+    ] + [
+        F.when(~F.col(column_name(f)).isin(*allowed), F.lit(f"{f} is not one of " + "/".join(allowed)))
+        for f, allowed in _ENUMS.items()
+    ]
+    reasons = F.array_compact(F.array(*checks))
+    staged = rows.withColumn(
+        "record", F.to_json(F.struct(*[column_name(f) for f in FIELDS]))
+    )
+    return _finish(staged, run_id, ingested_at,
+                   F.when(F.size(reasons) > 0, F.array_join(reasons, "; ")))
+
+
+def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> DataFrame:
+    start_time = F.timestamp_seconds("start")
+    path_date = F.regexp_extract("source_file", r"/(\d{4}/\d{2}/\d{2})/", 1)
+    key = F.concat_ws(
+        "\u001f", *[F.coalesce(F.col(column_name(f)).cast("string"), F.lit("")) for f in FIELDS]
+    )
+    cols = {
+        "flow_id": F.sha2(key, 256),
+        "start_time": start_time,
+        "end_time": F.timestamp_seconds("end"),
+        "event_date": F.coalesce(
+            F.to_date(start_time),
+            F.to_date(F.nullif(path_date, F.lit("")), "yyyy/MM/dd"),
+            F.to_date(ingested_at),
+        ),
+        "ingested_at": ingested_at,
+        "run_id": F.lit(run_id),
+    }
+    out = [
+        (cols[f.name] if f.name in cols else F.col(f.name)).cast(f.dataType).alias(f.name)
+        for f in VPC_FLOWS.fields
+    ]
+    return df.select(*out, "record", reason.alias("reason"))

@@ -1,0 +1,64 @@
+"""Entry point for every job: ``spark-submit.sh <job> [options]`` runs ``jobs.main <job> ...``.
+
+Errors reach the user as one sentence; ``TRAILWARDEN_DEBUG=1`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import traceback
+
+JOBS = {
+    "pipeline": ("jobs.pipeline", "ingest new files, then run the detections"),
+    "ingest": ("jobs.ingest.job", "ingest new landing files into the Delta tables"),
+    "detect": ("jobs.detect.job", "run the detections incrementally (or a retro-hunt)"),
+    "alerts": ("jobs.alerts", "list alerts at a terminal"),
+    "sample": ("jobs.sample_data", "write the deterministic sample landing zone"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: spark-submit.sh <job> [options]", "", "jobs:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in JOBS.items()]
+    return "\n".join(lines)
+
+
+def one_sentence(exc: BaseException) -> str:
+    """The first line of an exception's message, prefixed by its type for unexpected ones."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)) else (
+        f"{type(exc).__name__}: {text}"
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to the job named by ``argv[0]``."""
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in JOBS:
+        print(f"trailwarden: unknown job {name!r}.\n{usage()}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=os.environ.get("TRAILWARDEN_LOG", "INFO"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        module = importlib.import_module(JOBS[name][0])
+        return int(module.main(rest))
+    except SystemExit as exc:  # argparse
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - the edge: one sentence, not a stack trace
+        if os.environ.get("TRAILWARDEN_DEBUG"):
+            traceback.print_exc()
+        print(f"trailwarden {name}: {one_sentence(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,67 @@
+"""Contracts of the bookkeeping tables: quarantine, processed files, run accounting, DQ results."""
+
+from pyspark.sql.types import (
+    BooleanType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+QUARANTINE = StructType(
+    [
+        StructField("quarantine_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("record_index", LongType()),
+        StructField("reason", StringType(), False),
+        StructField("raw", StringType()),
+        StructField("quarantined_at", TimestampType(), False),
+        StructField("run_id", StringType(), False),
+    ]
+)
+
+# One row per landing file that a run has fully processed (written, quarantined or skipped).
+INGESTED_FILES = StructType(
+    [
+        StructField("path", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("size", LongType()),
+        StructField("modified_at", TimestampType()),
+        StructField("status", StringType(), False),
+        StructField("run_id", StringType(), False),
+        StructField("ingested_at", TimestampType(), False),
+    ]
+)
+
+# Per run and source: records_read = rows_written + duplicates + quarantined.
+INGEST_RUNS = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("files", LongType(), False),
+        StructField("files_skipped", LongType(), False),
+        StructField("records_read", LongType(), False),
+        StructField("rows_written", LongType(), False),
+        StructField("duplicates", LongType(), False),
+        StructField("quarantined", LongType(), False),
+        StructField("started_at", TimestampType(), False),
+        StructField("finished_at", TimestampType(), False),
+    ]
+)
+
+DQ_RESULTS = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("table", StringType(), False),
+        StructField("check", StringType(), False),
+        StructField("action", StringType(), False),
+        StructField("success", BooleanType(), False),
+        StructField("element_count", LongType()),
+        StructField("unexpected_count", LongType()),
+        StructField("unexpected_percent", DoubleType()),
+        StructField("validated_at", TimestampType(), False),
+    ]
+)

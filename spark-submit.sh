@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one way to run a trailwarden job, locally or on a cluster:
+#   ./spark-submit.sh <job> [--master URL] [job options]
+# Ships jobs/ and schemas/ as --py-files, adds the cached Delta (and, for s3a://, S3) jars,
+# and takes the master from --master, then SPARK_MASTER (default local[*]).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${TRAILWARDEN_PYTHON:-$ROOT/.venv/bin/python}"
+[ -x "$PYTHON" ] || { echo "trailwarden: $PYTHON not found; run 'make setup' first." >&2; exit 2; }
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+"$PYTHON" -m jobs.runtime java
+
+job="${1:-help}"; shift || true
+master="${SPARK_MASTER:-local[*]}"
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --master) master="$2"; shift 2 ;;
+    --master=*) master="${1#--master=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+if [ "$job" = "help" ] || [ "$job" = "-h" ] || [ "$job" = "--help" ]; then
+  exec "$PYTHON" -m jobs.main help
+fi
+
+groups="delta"
+case " ${args[*]:-} " in *s3a://*) groups="delta s3" ;; esac
+jars="$("$PYTHON" -m jobs.runtime jars $groups)"
+
+dist="$ROOT/.cache/dist"
+mkdir -p "$dist"
+zip_file="$dist/trailwarden-py.zip"
+(cd "$ROOT" && "$PYTHON" -c 'import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for pkg in ("jobs", "schemas"):
+        for p in sorted(pathlib.Path(pkg).rglob("*.py")):
+            z.write(p)' "$zip_file")
+
+SPARK_HOME="$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+export SPARK_HOME PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PYTHON}" PYSPARK_DRIVER_PYTHON="$PYTHON"
+cd "$ROOT"
+exec "$SPARK_HOME/bin/spark-submit" \
+  --master "$master" \
+  --name "trailwarden-$job" \
+  --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
+  --jars "$jars" \
+  --py-files "$zip_file" \
+  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
+  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties" \
+  "$ROOT/jobs/main.py" "$job" ${args[@]+"${args[@]}"}

@@ -1,0 +1,35 @@
+"""One SparkSession per test run, built by the production factory with test settings."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs.config import load_config
+from jobs.session import build_session
+
+# PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    session = build_session(load_config("test"), app_name="trailwarden-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_real() -> Path:
+    """``../shared/data/real`` beside the checkout; tests using it skip where it is absent."""
+    if not SHARED_REAL.is_dir():
+        pytest.skip(f"real AWS logs not found at {SHARED_REAL} (../shared is absent in a user's clone)")
+    return SHARED_REAL
