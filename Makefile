@@ -26,7 +26,7 @@ setup: $(STAMP) ## create .venv, install pinned dependencies, check Java, resolv
 	@echo "setup done: Python deps in $(VENV), jars cached in .cache/jars"
 
 $(LANDING):
-	$(PY) -m jobs.sample --out $(LANDING)
+	$(PY) -m jobs.sample_data --out $(LANDING)
 
 demo: setup $(LANDING) ## set up, then run the whole pipeline on the bundled sample
 	./spark-submit.sh pipeline --landing $(LANDING) --lakehouse $(LAKEHOUSE)
