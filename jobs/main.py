@@ -16,6 +16,7 @@ JOBS = {
     "ingest": ("jobs.ingest.job", "ingest new landing files into the Delta tables"),
     "detect": ("jobs.detect.job", "run the detections incrementally (or a retro-hunt)"),
     "alerts": ("jobs.alerts", "list alerts at a terminal"),
+    "sql": ("jobs.sql_shell", "Spark SQL prompt with the lakehouse tables as views"),
     "sample": ("jobs.sample_data", "write the deterministic sample landing zone"),
 }
 

@@ -34,6 +34,7 @@ from jobs.ingest.write import (
 )
 from jobs.quality import (
     QualityOutcome,
+    data_docs_dir,
     load_checks,
     raise_on_fail,
     results_frame,
@@ -205,6 +206,8 @@ def write_batch(
         spark, tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE), manifest, run_id, now
     )
     batch.parsed.unpersist()
+    if batch.quality:
+        batch.quality.unpersist()
     return Accounting(
         source=batch.source,
         files=len(batch.files),
@@ -225,13 +228,21 @@ def _file_status(path: str, batch: Batch) -> str:
     return "skipped" if reason.startswith("skipped:") else "quarantined"
 
 
-def list_landing(conf: dict[str, Any]) -> list[landing.LandingFile]:
-    """List the landing zone: the local file system, or S3 through boto3 for ``s3a://``."""
+def list_landing(conf: dict[str, Any], done: set[str] | None = None) -> list[landing.LandingFile]:
+    """List the landing zone: the local file system, or S3 through boto3 for ``s3a://``.
+
+    On S3, only the delivery days from the newest one in ``done`` (the manifest's paths) minus
+    ``ingest.listing_lateness_days`` are listed, unless ``s3.incremental_listing`` is false.
+    """
     uri = conf["landing"]
     if uri.startswith("s3a://"):
         from jobs.aws import s3_client
+        from jobs.s3.discovery import list_since, listing_start
 
-        return landing.list_s3(s3_client(conf), uri)
+        if not (conf.get("s3", {}) or {}).get("incremental_listing", True):
+            return landing.list_s3(s3_client(conf), uri)
+        lateness = int(conf.get("ingest", {}).get("listing_lateness_days", 1))
+        return list_since(s3_client(conf), uri, listing_start(done or (), lateness))
     return landing.list_local(uri)
 
 
@@ -283,7 +294,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
 
     done = ingested_paths(spark, lakehouse)
     groups: dict[str, list[landing.LandingFile]] = {}
-    for f in list_landing(conf):
+    for f in list_landing(conf, done):
         if f.path not in done:
             groups.setdefault(landing.classify(f.path, extra), []).append(f)
     log.info("landing: %s", {k: len(v) for k, v in groups.items()} or "no new files")
@@ -300,8 +311,9 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
         results_frame(spark, outcomes, run_id).write.format("delta").mode("append").save(
             tables.table_path(lakehouse, tables.DQ_RESULTS_TABLE)
         )
-        if conf.get("quality", {}).get("data_docs", True):
-            write_data_docs(outcomes, lakehouse)
+        docs = data_docs_dir(lakehouse)
+        if docs and conf.get("quality", {}).get("data_docs", True):
+            write_data_docs([o.validation for o in outcomes], docs)
 
     accounting = [write_batch(spark, lakehouse, b, run_id, started, raw_max) for b in batches]
     accounting += _other_files(spark, lakehouse, groups, run_id, started)

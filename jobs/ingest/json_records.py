@@ -1,4 +1,4 @@
-"""JSON files -> one row per record: CloudTrail's ``{"Records": [...]}`` or one object per line.
+"""JSON files -> one row per record: ``{"Records": [...]}``, a JSON array, or one object per line.
 
 Newline-delimited files cover CloudTrail Lake exports, EventBridge envelopes (unwrapped to their
 ``detail``) and GuardDuty exports. A CloudTrail digest is recognised and marked to be skipped.
@@ -20,6 +20,8 @@ def _file_kind(value: Column, records: Column) -> Column:
     return (
         F.when(value.rlike(r"^\s*$"), F.lit("empty file"))
         .when(records.isNotNull(), F.lit("records"))
+        .when(value.rlike(r"^\s*\[") & F.from_json(value, "array<string>").isNotNull(),
+              F.lit("array"))
         .when(F.get_json_object(value, "$.digestStartTime").isNotNull(), F.lit(SKIPPED_DIGEST))
         .when(
             F.get_json_object(value, "$.Records").isNotNull(),
@@ -49,6 +51,8 @@ def split_records(files: DataFrame, raw_max_chars: int) -> DataFrame:
     items = F.expr(
         f"""CASE _kind
           WHEN 'records' THEN transform(_records, (r, i) -> named_struct(
+              'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
+          WHEN 'array' THEN transform(from_json(value, 'array<string>'), (r, i) -> named_struct(
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
           WHEN 'lines' THEN filter(transform(split(value, '\\r?\\n'), (l, i) -> named_struct(
               'record_index', CAST(i + 1 AS BIGINT), 'record', {unwrap},

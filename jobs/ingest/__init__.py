@@ -1,0 +1,1 @@
+"""Ingest: landing files -> silver Delta tables, quarantine, manifest and accounting."""

@@ -1,0 +1,180 @@
+"""The ingest job over a hostile landing zone: exact accounting, contents, reruns and crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs import tables
+from jobs.config import load_config
+from jobs.ingest import job as ingest_job
+from jobs.ingest.job import Accounting, run_ingest
+from tests.landing_fixtures import write_hostile_landing
+
+EXPECTED = {
+    "cloudtrail": Accounting("cloudtrail", files=11, files_skipped=1, records_read=43,
+                             rows_written=23, duplicates=11, quarantined=9),
+    "vpcflow": Accounting("vpcflow", files=4, files_skipped=0, records_read=14,
+                          rows_written=9, duplicates=1, quarantined=4),
+    "guardduty": Accounting("guardduty", files=1, files_skipped=0, records_read=3,
+                            rows_written=1, duplicates=1, quarantined=1),
+    "unrecognized": Accounting("unrecognized", files=1, records_read=1, quarantined=1),
+    "cloudtrail_digest": Accounting("cloudtrail_digest", files=1, files_skipped=1),
+}
+
+
+def conf_for(tmp: Path, **extra: str) -> dict[str, Any]:
+    sets = [f"landing={tmp / 'landing'}", f"lakehouse={tmp / 'lake'}"]
+    return load_config("test", sets + [f"{k}={v}" for k, v in extra.items()])
+
+
+def read(spark: SparkSession, conf: dict[str, Any], name: str) -> Any:
+    return spark.read.format("delta").load(tables.table_path(conf["lakehouse"], name))
+
+
+@pytest.fixture(scope="module")
+def landed(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    write_hostile_landing(tmp / "landing")
+    conf = conf_for(tmp)
+    first = {a.source: a for a in run_ingest(spark, conf, "run-1")}
+    return conf, first
+
+
+def test_accounting_is_exact_for_every_source(landed: tuple[dict, dict]) -> None:
+    _, first = landed
+    assert first == EXPECTED
+    assert all(a.balanced() for a in first.values())
+
+
+def test_silver_rows_are_unique_and_typed(spark: SparkSession, landed: tuple[dict, dict]) -> None:
+    conf, _ = landed
+    ct = read(spark, conf, tables.CLOUDTRAIL)
+    ids = sorted(r.event_id[-2:] for r in ct.select("event_id").collect())
+    assert ids == [f"{n:02d}" for n in range(22)] + ["30"]
+    wrapped = ct.where("event_id LIKE '%000000000020'").first()
+    assert wrapped.source_file.endswith("cloudtrail-exports/export-1.json")
+    assert (wrapped.record_index, wrapped.user_name, wrapped.read_only) == (2, "alice", True)
+    flows = read(spark, conf, tables.VPC_FLOWS_TABLE)
+    assert flows.count() == 9
+    assert flows.where("log_status = 'NODATA'").count() == 1
+    egress = flows.where("srcaddr = '172.31.1.9'").first()
+    assert (egress.dstaddr, egress.dstport, egress.action, egress.flow_direction) == (
+        "52.95.128.179", 443, "ACCEPT", "egress")
+    gd = read(spark, conf, tables.GUARDDUTY).collect()
+    assert [(g.finding_id, g.finding_count, str(g.updated_at)) for g in gd] == [
+        ("f-1", 5, "2026-11-20 15:20:00")]
+
+
+def test_every_bad_input_is_quarantined_with_its_reason(
+    spark: SparkSession, landed: tuple[dict, dict]
+) -> None:
+    conf, _ = landed
+    rows = read(spark, conf, tables.QUARANTINE_TABLE).collect()
+    got = sorted((r.source, Path(r.source_file).name, r.record_index, r.reason.split(":")[0])
+                 for r in rows)
+    assert got == sorted([
+        ("cloudtrail", "111122223333_CloudTrail_us-east-1_20261120T1010Z_mixed.json.gz", 1,
+         "missing eventTime"),
+        ("cloudtrail", "111122223333_CloudTrail_us-east-1_20261120T1010Z_mixed.json.gz", 2,
+         "eventTime does not parse"),
+        ("cloudtrail", "111122223333_CloudTrail_us-east-1_20261120T1010Z_mixed.json.gz", 3,
+         "record is not a JSON object"),
+        ("cloudtrail", "111122223333_CloudTrail_us-east-1_20261120T1010Z_mixed.json.gz", 4,
+         "missing eventID"),
+        ("cloudtrail", "truncated.json.gz", None, "truncated or corrupt gzip"),
+        ("cloudtrail", "zero-bytes.json.gz", None, "empty file"),
+        ("cloudtrail", "notjson.json", None, "file is not JSON"),
+        ("cloudtrail", "wrongtype.json.gz", None, "Records is not an array of events"),
+        ("cloudtrail", "emptygzip.json.gz", None, "empty file"),
+        ("vpcflow", "111122223333_vpcflowlogs_us-east-1_fl-1_20261120T1005Z_3.log.gz", 3,
+         "dstport out of range"),
+        ("vpcflow", "111122223333_vpcflowlogs_us-east-1_fl-1_20261120T1005Z_3.log.gz", 4,
+         "expected 14 fields, found 13"),
+        ("vpcflow", "111122223333_vpcflowlogs_us-east-1_fl-1_20261120T1005Z_3.log.gz", 5,
+         "expected 14 fields, found 15"),
+        ("vpcflow", "undocumented.log.gz", None, "header names undocumented field(s)"),
+        ("guardduty", "2f0c6f1a-0000-4000-8000-000000000001.jsonl.gz", 3,
+         "missing finding type"),
+        ("unrecognized", "README.txt", None, "file is not in a recognised AWS delivery path"),
+    ])
+    not_json = next(r for r in rows if r.source_file.endswith("notjson.json"))
+    assert not_json.raw == "<html>403 Forbidden</html>\n"
+
+
+def test_rerun_adds_nothing(spark: SparkSession, landed: tuple[dict, dict]) -> None:
+    conf, _ = landed
+    before = {n: read(spark, conf, n).count() for n in tables.CONTRACTS}
+    assert run_ingest(spark, conf, "run-2") == []
+    after = {n: read(spark, conf, n).count() for n in tables.CONTRACTS}
+    assert after == before
+
+
+def test_other_delta_readers_can_read_every_table(landed: tuple[dict, dict]) -> None:
+    deltalake = pytest.importorskip("deltalake")
+    conf, _ = landed
+    counts = {n: deltalake.DeltaTable(tables.table_path(conf["lakehouse"], n)).to_pyarrow_table()
+              .num_rows for n in (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY,
+                                  tables.QUARANTINE_TABLE)}
+    assert counts == {tables.CLOUDTRAIL: 23, tables.VPC_FLOWS_TABLE: 9, tables.GUARDDUTY: 1,
+                      tables.QUARANTINE_TABLE: 15}
+
+
+def test_crash_before_the_manifest_then_rerun_leaves_no_duplicates(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_hostile_landing(tmp_path / "landing")
+    conf = conf_for(tmp_path)
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed after the silver and quarantine writes")
+
+    monkeypatch.setattr(ingest_job, "record_files", crash)
+    with pytest.raises(RuntimeError):
+        run_ingest(spark, conf, "crashed")
+    monkeypatch.undo()
+    rerun = {a.source: a for a in run_ingest(spark, conf, "rerun")}
+    ct = rerun["cloudtrail"]
+    # The crashed run wrote cloudtrail before failing on its manifest: everything is a duplicate.
+    assert (ct.records_read, ct.rows_written, ct.duplicates, ct.quarantined) == (43, 0, 34, 9)
+    assert read(spark, conf, tables.CLOUDTRAIL).count() == 23
+    assert read(spark, conf, tables.QUARANTINE_TABLE).count() == 15
+
+
+@pytest.mark.slow
+def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    write_hostile_landing(tmp_path / "landing")
+    conf = conf_for(tmp_path)
+    root = Path(__file__).resolve().parents[1]
+    first_merge = Path(conf["lakehouse"]) / tables.CLOUDTRAIL / "_delta_log" / (
+        "00000000000000000001.json")
+    proc = subprocess.Popen(
+        [str(root / "spark-submit.sh"), "ingest", "--env", "test", "--landing",
+         str(tmp_path / "landing"), "--lakehouse", conf["lakehouse"]],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not first_merge.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert first_merge.exists(), "the killed run never reached its first silver commit"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    rerun = {a.source: a for a in run_ingest(spark, conf, "after-kill")}
+    assert all(a.balanced() for a in rerun.values())
+    assert read(spark, conf, tables.CLOUDTRAIL).count() == 23
+    assert read(spark, conf, tables.VPC_FLOWS_TABLE).count() == 9
+    assert read(spark, conf, tables.GUARDDUTY).count() == 1
+    assert read(spark, conf, tables.QUARANTINE_TABLE).count() == 15
+    assert run_ingest(spark, conf, "again") == []
