@@ -49,6 +49,8 @@ def main(argv: list[str]) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    for noisy in ("great_expectations", "py4j"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         module = importlib.import_module(JOBS[name][0])
         return int(module.main(rest))

@@ -74,6 +74,8 @@ RAW_RECORD = StructType(
         "tlsDetails",
         "sessionCredentialFromConsole",
     )
+    # CloudTrail Insights events name the service and API here instead of at the top level.
+    + [StructField("insightDetails", StructType(_strings("state", "eventSource", "eventName")))]
 )
 
 # EventBridge wraps a CloudTrail event: {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}

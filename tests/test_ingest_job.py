@@ -164,7 +164,7 @@ def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600
         while not first_merge.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert first_merge.exists(), "the killed run never reached its first silver commit"
