@@ -1,4 +1,5 @@
-"""The pipeline job: ingest new landing files, then run the detections over what changed."""
+"""The pipeline job: ingest new landing files, run the detections over what changed, then group the
+alerts into incidents (scope, remediation plan, fix tracking, reports)."""
 
 from __future__ import annotations
 
@@ -27,4 +28,9 @@ def main(argv: list[str]) -> int:
 
         summary = run_detections(spark, conf, run_id)
         print(f"  detect: {summary}")
+        if conf.get("incidents", {}).get("enabled", True):
+            from jobs.incidents.job import run_incidents
+
+            for line in run_incidents(spark, conf, run_id).lines():
+                print("  " + line)
     return 0

@@ -1,0 +1,1 @@
+"""Detection-as-code: catalog, views, evaluation, alert shaping, state and the detect job."""

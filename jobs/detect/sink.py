@@ -1,0 +1,36 @@
+"""Writing alerts: a keyed MERGE on ``alert_id`` that rewrites an alert only when its content
+(``fingerprint``) changed, so a rerun over the same data leaves ``gold/alerts`` untouched."""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from schemas.alerts import ALERTS
+
+# Kept from the first write: when it was created and what an analyst set.
+PRESERVED = ("created_at", "status")
+
+
+def changes(existing: DataFrame, alerts: DataFrame) -> DataFrame:
+    """``alerts`` with a ``change`` column (``new`` or ``changed``); unchanged alerts dropped."""
+    current = existing.select("alert_id", F.col("fingerprint").alias("_old"))
+    return (
+        alerts.join(current, "alert_id", "left")
+        .where(F.col("_old").isNull() | (F.col("_old") != F.col("fingerprint")))
+        .withColumn("change", F.when(F.col("_old").isNull(), "new").otherwise("changed"))
+        .drop("_old")
+    )
+
+
+def merge_alerts(target: DeltaTable, changed: DataFrame) -> None:
+    """MERGE new and changed alerts (from ``changes``) into ``gold/alerts``."""
+    updates = {f.name: f"s.{f.name}" for f in ALERTS.fields if f.name not in PRESERVED + ("alert_id",)}
+    (
+        target.alias("t")
+        .merge(changed.drop("change").alias("s"), "t.alert_id = s.alert_id")
+        .whenMatchedUpdate(condition="t.fingerprint <> s.fingerprint", set=updates)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )

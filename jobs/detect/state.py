@@ -1,0 +1,173 @@
+"""What each detection has covered: input snapshots, ``gold/detection_runs`` and window planning.
+
+A window is ``[start, start + detect.window)`` aligned to the epoch. A detection evaluates a
+window when it has never covered it, when its last evaluation was provisional (the window ended
+less than ``detect.lateness`` before the newest event) and an input table has a newer Delta
+version since, or when rows ingested after its last evaluation fall into it (late data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from jobs import tables
+from jobs.detect.durations import floor_time, utc
+from jobs.detect.views import TIME_EXPRESSIONS
+
+VIEW_TABLES = {
+    "cloudtrail_events": tables.CLOUDTRAIL,
+    "vpc_flows": tables.VPC_FLOWS_TABLE,
+    "guardduty_findings": tables.GUARDDUTY,
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One silver table pinned at a Delta version, with its event-time span and ingest watermark."""
+
+    view: str
+    path: str
+    version: int | None = None
+    min_time: datetime | None = None
+    max_time: datetime | None = None
+    watermark: datetime | None = None
+
+    def read(self, spark: SparkSession) -> DataFrame:
+        """The table as of the pinned version."""
+        return spark.read.format("delta").option("versionAsOf", self.version).load(self.path)
+
+
+@dataclass
+class Covered:
+    """The latest evaluation of one detection window."""
+
+    is_final: bool
+    versions: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A window to evaluate and why: ``new``, ``provisional`` or ``late``."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+def snapshot(spark: SparkSession, lakehouse: str, view: str) -> Snapshot:
+    """Pin ``view``'s table at its current version and measure it (an absent table is empty)."""
+    path = tables.table_path(lakehouse, VIEW_TABLES[view])
+    if not DeltaTable.isDeltaTable(spark, path):
+        return Snapshot(view, path)
+    version = int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+    pinned = Snapshot(view, path, version)
+    stats = pinned.read(spark).select(
+        F.min(F.expr(TIME_EXPRESSIONS[view])).alias("lo"),
+        F.max(F.expr(TIME_EXPRESSIONS[view])).alias("hi"),
+        F.max("ingested_at").alias("wm"),
+    ).first()
+    return Snapshot(view, path, version, _aware(stats["lo"]), _aware(stats["hi"]), _aware(stats["wm"]))
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    return utc(ts) if ts is not None else None
+
+
+def load_state(runs: DataFrame) -> dict[str, dict[datetime, Covered]]:
+    """Detection id -> window start -> its latest evaluation (incremental runs only)."""
+    latest = (
+        runs.where(F.col("mode") == "incremental")
+        .withColumn(
+            "rank",
+            F.row_number().over(
+                Window.partitionBy("detection_id", "window_start").orderBy(F.col("evaluated_at").desc())
+            ),
+        )
+        .where("rank = 1")
+        .select("detection_id", "window_start", "is_final", "input_versions", "input_watermarks")
+    )
+    state: dict[str, dict[datetime, Covered]] = {}
+    for row in latest.collect():
+        state.setdefault(row["detection_id"], {})[utc(row["window_start"])] = Covered(
+            bool(row["is_final"]),
+            dict(row["input_versions"] or {}),
+            {k: utc(v) for k, v in (row["input_watermarks"] or {}).items() if v is not None},
+        )
+    return state
+
+
+def late_windows(
+    spark: SparkSession, snap: Snapshot, since: datetime, step: timedelta
+) -> dict[datetime, datetime]:
+    """Window start -> newest ``ingested_at`` among rows ingested after ``since``."""
+    seconds = int(step.total_seconds())
+    time_col = F.expr(TIME_EXPRESSIONS[snap.view])
+    rows = (
+        snap.read(spark)
+        .where(F.col("ingested_at") > F.lit(since))
+        .select(
+            F.timestamp_seconds(F.floor(F.unix_seconds(time_col) / seconds) * seconds).alias("w"),
+            "ingested_at",
+        )
+        .where(F.col("w").isNotNull())
+        .groupBy("w")
+        .agg(F.max("ingested_at").alias("wm"))
+        .collect()
+    )
+    return {utc(r["w"]): utc(r["wm"]) for r in rows}
+
+
+def plan(
+    sources: tuple[str, ...],
+    snaps: dict[str, Snapshot],
+    covered: dict[datetime, Covered],
+    late: dict[str, dict[datetime, datetime]],
+    step: timedelta,
+    initial_lookback: timedelta,
+) -> list[Pending]:
+    """The windows one detection (reading ``sources``) must evaluate now, oldest first."""
+    live = [snaps[s] for s in sources if snaps[s].version is not None and snaps[s].max_time is not None]
+    if not live:
+        return []
+    data_end = max(s.max_time for s in live if s.max_time)
+    data_start = max(min(s.min_time for s in live if s.min_time), data_end - initial_lookback)
+    pending: dict[datetime, str] = {}
+    start = floor_time(data_start, step)
+    while start <= data_end:
+        seen = covered.get(start)
+        if seen is None:
+            pending[start] = "new"
+        elif not seen.is_final and any(seen.versions.get(s.view) != s.version for s in live):
+            pending[start] = "provisional"
+        start += step
+    for snap in live:
+        marks = [c.watermarks[snap.view] for c in covered.values() if snap.view in c.watermarks]
+        hwm = max(marks) if marks else None
+        for window, newest in late.get(snap.view, {}).items():
+            if hwm is None or newest > hwm:
+                pending.setdefault(window, "late")
+    return [Pending(w, w + step, pending[w]) for w in sorted(pending)]
+
+
+def contiguous(windows: list[Pending]) -> list[tuple[datetime, datetime]]:
+    """Merge adjacent windows into ``[start, end)`` ranges."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for w in windows:
+        if ranges and ranges[-1][1] == w.start:
+            ranges[-1] = (ranges[-1][0], w.end)
+        else:
+            ranges.append((w.start, w.end))
+    return ranges
+
+
+def is_final(window_end: datetime, snaps: list[Snapshot], lateness: timedelta) -> bool:
+    """A window is final once the newest event of its inputs is ``lateness`` past its end."""
+    ends = [s.max_time for s in snaps if s.max_time is not None]
+    return bool(ends) and window_end <= max(ends) - lateness

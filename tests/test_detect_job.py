@@ -1,0 +1,149 @@
+"""The detect job end to end on the sample landing zone: the mission's attack raises its alerts,
+routine activity raises nothing at medium or above, a rerun changes nothing, late files
+re-evaluate their windows, and a retro-hunt reports without writing."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from jobs import tables
+from jobs.alerts import parse_args as alerts_args
+from jobs.alerts import render, select_alerts
+from jobs.config import load_config
+from jobs.detect.job import ALERTS_TABLE, load_intel_or_empty, DETECTION_RUNS_TABLE, parse_args, retro_hunt, run_detections
+from jobs.sample_data import ATTACK, generate, write_remediation
+
+ingest = pytest.importorskip("jobs.ingest.job")
+ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
+HOUR_13 = datetime(2026, 11, 20, 13, tzinfo=timezone.utc)
+HOUR_14 = datetime(2026, 11, 20, 14, tzinfo=timezone.utc)
+
+
+def alert_id(detection_id: str, keys: list[str], window: datetime) -> str:
+    """The documented alert id: sha256 of id, dedupe values and window start, 32 hex digits."""
+    text = "\u001f".join([detection_id, *keys, window.strftime("%Y-%m-%dT%H:%M:%SZ")])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@pytest.fixture(scope="module")
+def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Sample landing zone -> ingest -> detect, once for the module."""
+    root = tmp_path_factory.mktemp("detect-e2e")
+    landing, lakehouse = root / "landing", root / "lakehouse"
+    generate(landing)
+    # ASN lookups (helper-2's ranges) are slow on two cores; the mission's alerts do not need them.
+    conf = load_config("test", [f"landing={landing}", f"lakehouse={lakehouse}", "detect.asn_enrichment=false"])
+    ingest.run_ingest(spark, conf, "run-1")
+    summary = run_detections(spark, conf, "run-1")
+    yield {"conf": conf, "landing": landing, "summary": summary}
+
+
+def _alerts(spark: SparkSession, conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    path = tables.table_path(conf["lakehouse"], ALERTS_TABLE)
+    return {r["alert_id"]: r.asDict(recursive=True) for r in spark.read.format("delta").load(path).collect()}
+
+
+def _entities(alert: dict[str, Any]) -> set[str]:
+    return {f"{e['type']}:{e['value']}" for e in alert["entities"]}
+
+
+ATTACK_MARKERS = {
+    f"access_key:{ATTACK.access_key_id}", f"ip:{ATTACK.attacker_ip}", f"ip:{ATTACK.pool_ip}",
+    f"security_group:{ATTACK.security_group_id}", f"key_pair:{ATTACK.key_name}",
+    *(f"instance:{i}" for i in ATTACK.instance_ids), *(f"eni:{e}" for e in ATTACK.eni_ids),
+}
+
+
+def test_mission_attack_raises_its_alerts(spark: SparkSession, lake: dict[str, Any]) -> None:
+    alerts = _alerts(spark, lake["conf"])
+    expected = {
+        alert_id("TW-CT-001", [ATTACK.access_key_id, ATTACK.attacker_ip], HOUR_13): "critical",
+        alert_id("TW-CT-001", [ATTACK.access_key_id, ATTACK.attacker_ip], HOUR_14): "high",
+        alert_id("TW-CT-004", [ATTACK.account_id, ATTACK.key_name], HOUR_14): "high",
+        alert_id("TW-CT-005", [ATTACK.account_id, ATTACK.security_group_id], HOUR_14): "high",
+        alert_id("TW-CT-006", [ROOT_ARN], HOUR_14): "high",
+        alert_id("TW-CT-007", [ROOT_ARN, ATTACK.instance_type], HOUR_14): "high",
+        alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14): (
+            "critical" if ATTACK.pool_ip in load_intel_or_empty()["mining_pool_ips"] else "high"
+        ),
+    }
+    missing = [a for a in expected if a not in alerts]
+    assert not missing, f"missing alerts {missing}; have {[(a['detection_name'], a['title']) for a in alerts.values()]}"
+    assert {a: alerts[a]["severity"] for a in expected} == expected
+
+    burst = alerts[alert_id("TW-CT-006", [ROOT_ARN], HOUR_14)]
+    assert burst["title"] == f"10 c5.4xlarge instances launched by {ROOT_ARN} within the hour"
+    assert {f"instance:{i}" for i in ATTACK.instance_ids} | {f"eni:{e}" for e in ATTACK.eni_ids} | {
+        f"security_group:{ATTACK.security_group_id}", f"key_pair:{ATTACK.key_name}",
+        f"image:{ATTACK.image_id}", f"access_key:{ATTACK.access_key_id}", f"ip:{ATTACK.attacker_ip}",
+        f"user:{ROOT_ARN}",
+    } == _entities(burst)
+    assert burst["alert_time"] == ATTACK.run_instances.replace(tzinfo=None)
+
+    sg = alerts[alert_id("TW-CT-005", [ATTACK.account_id, ATTACK.security_group_id], HOUR_14)]
+    assert sg["title"] == f"Security group {ATTACK.security_group_id} opened port 22 to 0.0.0.0/0"
+    key = alerts[alert_id("TW-CT-004", [ATTACK.account_id, ATTACK.key_name], HOUR_14)]
+    assert {f"key_pair:{ATTACK.key_name}", f"key_pair:{ATTACK.key_pair_id}"} <= _entities(key)
+    mining = alerts[alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14)]
+    assert {f"instance:{i}" for i in ATTACK.instance_ids} | {f"eni:{e}" for e in ATTACK.eni_ids} | {
+        f"ip:{ATTACK.pool_ip}"} == _entities(mining)
+    recon = alerts[alert_id("TW-CT-001", [ATTACK.access_key_id, ATTACK.attacker_ip], HOUR_13)]
+    assert recon["first_seen"] == ATTACK.recon.replace(tzinfo=None)
+
+    gd = [a for a in alerts.values() if a["detection_id"] == "TW-GD-001" and _entities(a) & ATTACK_MARKERS]
+    assert [(a["severity"], a["title"].split(":")[0:2]) for a in gd] == [
+        ("high", ["GuardDuty CryptoCurrency", "EC2/BitcoinTool.B"])
+    ]
+    assert f"instance:{ATTACK.instance_ids[0]}" in _entities(gd[0])
+
+
+def test_routine_activity_raises_nothing_at_medium_or_above(spark: SparkSession, lake: dict[str, Any]) -> None:
+    noisy = [
+        (a["detection_name"], a["severity"], a["title"])
+        for a in _alerts(spark, lake["conf"]).values()
+        if a["severity"] in ("medium", "high", "critical") and not (_entities(a) & ATTACK_MARKERS)
+    ]
+    assert noisy == []
+
+
+def test_alerts_cli_lists_the_attack(spark: SparkSession, lake: dict[str, Any]) -> None:
+    path = tables.table_path(lake["conf"]["lakehouse"], ALERTS_TABLE)
+    args = alerts_args(["--since", "all", "--severity", "critical"])
+    rows = select_alerts(spark.read.format("delta").load(path), args.since, args.severity, None,
+                         datetime.now(timezone.utc)).collect()
+    assert rows and {r["severity"] for r in rows} == {"critical"}
+    assert render(rows[0].asDict(recursive=True)).startswith("CRITICAL ")
+
+
+def test_rerun_leaves_alerts_unchanged(spark: SparkSession, lake: dict[str, Any]) -> None:
+    path = tables.table_path(lake["conf"]["lakehouse"], ALERTS_TABLE)
+    before = DeltaTable.forPath(spark, path).history(1).first()["version"]
+    summary = run_detections(spark, lake["conf"], "run-2")
+    assert (summary.new, summary.changed) == (0, 0)
+    assert DeltaTable.forPath(spark, path).history(1).first()["version"] == before
+
+
+def test_retro_hunt_reports_without_writing(spark: SparkSession, lake: dict[str, Any]) -> None:
+    result = retro_hunt(spark, lake["conf"], "security_group_opened_to_world", HOUR_14,
+                        HOUR_14 + timedelta(minutes=30), False, "hunt-1")
+    assert (result.new, result.changed, result.unchanged) == ([], [], 1)
+    assert parse_args(["--detection", "x", "--from", "2026-11-20", "--to", "2026-11-21"]).detection == "x"
+
+
+def test_late_files_reevaluate_their_window(spark: SparkSession, lake: dict[str, Any]) -> None:
+    write_remediation(Path(lake["landing"]))
+    ingest.run_ingest(spark, lake["conf"], "run-3")
+    run_detections(spark, lake["conf"], "run-3")
+    runs = spark.read.format("delta").load(tables.table_path(lake["conf"]["lakehouse"], DETECTION_RUNS_TABLE))
+    late = {(r["detection_id"], r["window_start"]) for r in runs.where("run_id = 'run-3'").collect()
+            if r["reason"] == "late"}
+    assert ("TW-CT-001", HOUR_14.replace(tzinfo=None)) in late
+    assert not any(w == HOUR_13.replace(tzinfo=None) for _, w in late)

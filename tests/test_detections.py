@@ -1,0 +1,56 @@
+"""Every detection's YAML test cases, run through its real SQL and the alert shaping on Spark."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs.config import load_config
+from jobs.detect.cases import mismatches, run_case
+from jobs.detect.catalog import Detection, load_catalog, load_settings
+from jobs.detect.evaluate import enable_parameter_binding
+from jobs.detect.views import ua_family
+
+CATALOG = load_catalog()
+CASES = [
+    pytest.param(d, case, id=f"{d.name}:{case.get('name', i)}")
+    for d in CATALOG
+    for i, case in enumerate(d.tests)
+]
+
+
+@pytest.fixture(scope="module")
+def detect_spark(spark: SparkSession) -> SparkSession:
+    enable_parameter_binding(spark)
+    return spark
+
+
+@pytest.mark.parametrize(("detection", "case"), CASES)
+def test_case(detect_spark: SparkSession, detection: Detection, case: dict[str, Any]) -> None:
+    actual = run_case(detect_spark, detection, case, load_settings(), load_config("test"))
+    problems = mismatches(case.get("expect") or [], actual)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("agent", "family"),
+    [
+        ("aws-sdk-go/1.44.298 (go1.20.6; linux; amd64)", "aws-sdk-go"),
+        ("aws-sdk-go-v2/1.21.0 os/linux lang/go#1.21 md/GOOS#linux", "aws-sdk-go-v2"),
+        ("APN/1.0 HashiCorp/1.0 Terraform/1.5.7 aws-sdk-go-v2/1.21.0", "terraform"),
+        ("aws-cli/2.13.0 Python/3.11.4 Linux/6.1 exe/x86_64 command/ec2.describe-instances", "aws-cli"),
+        ("Boto3/1.28.0 md/Botocore#1.31.0 ua/2.0 os/linux#6.1 lang/python#3.11.4", "boto3"),
+        ("aws-sdk-java/1.12.500 Linux/5.10 OpenJDK_64-Bit_Server_VM/17", "aws-sdk-java"),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36", "console"),
+        ("signin.amazonaws.com", "console"),
+        ("ec2.amazonaws.com", "aws-service"),
+        ("AWS Internal", "aws-internal"),
+        ("stratus-red-team_1004a4ff", "other"),
+        (None, "unknown"),
+    ],
+)
+def test_ua_family(spark: SparkSession, agent: str | None, family: str) -> None:
+    df = spark.createDataFrame([(agent,)], "user_agent string")
+    assert df.select(ua_family().alias("f")).first()["f"] == family
