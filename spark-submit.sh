@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${TRAILWARDEN_PYTHON:-$ROOT/.venv/bin/python}"
 [ -x "$PYTHON" ] || { echo "trailwarden: $PYTHON not found; run 'make setup' first." >&2; exit 2; }
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export TRAILWARDEN_HOME="$ROOT"  # conf/, schemas/ and detections/ for the driver
 
 "$PYTHON" -m jobs.runtime java
 

@@ -18,7 +18,7 @@ def s3_client(conf: dict[str, Any]) -> Any:
     style = "path" if s3.get("path_style_access") else "auto"
     return boto3.client(
         "s3",
-        endpoint_url=s3.get("endpoint") or None,
+        endpoint_url=s3.get("endpoint") or None,  # None: boto3 reads AWS_ENDPOINT_URL(_S3)
         region_name=s3.get("region") or None,
-        config=Config(s3={"addressing_style": style}),
+        config=Config(s3={"addressing_style": style}, retries={"mode": "standard"}),
     )

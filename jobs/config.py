@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# spark-submit.sh sets TRAILWARDEN_HOME: under spark-submit this module is imported from the
+# --py-files zip, whose parent holds no conf/, schemas/ or detections/.
+PROJECT_ROOT = Path(os.environ.get("TRAILWARDEN_HOME") or Path(__file__).resolve().parent.parent)
 CONF_DIR = PROJECT_ROOT / "conf"
 
 

@@ -18,6 +18,9 @@ JOBS = {
     "alerts": ("jobs.alerts", "list alerts at a terminal"),
     "sql": ("jobs.sql_shell", "Spark SQL prompt with the lakehouse tables as views"),
     "sample": ("jobs.sample_data", "write the deterministic sample landing zone"),
+    "incidents": ("jobs.incidents.job", "group alerts into incidents; list, ack or resolve one"),
+    "remediate": ("jobs.incidents.remediate", "print an incident's fix plan, or --execute it"),
+    "report": ("jobs.incidents.report_job", "write incident reports and the response metrics"),
 }
 
 

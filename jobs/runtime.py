@@ -20,10 +20,10 @@ HADOOP_VERSION = "3.4.2"  # the hadoop-client-api version the pyspark 4.1 wheel 
 
 JAR_GROUPS: dict[str, list[str]] = {
     "delta": [f"io.delta:delta-spark_4.1_2.13:{DELTA_VERSION}"],
-    "s3": [
-        f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",
-        f"io.delta:delta-storage-s3-dynamodb:{DELTA_VERSION}",
-    ],
+    # hadoop-aws brings the AWS SDK v2 bundle it was built with (2.29.52 for 3.4.2). Maven Central
+    # serves no io.delta:delta-storage-s3-dynamodb (every version 404s), so the s3 group adds the
+    # project's own DynamoDB LogStore, compiled once from jvm/logstore (jobs/s3/logstore.py).
+    "s3": [f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}"],
 }
 MIN_JAVA = 17
 
@@ -82,6 +82,15 @@ def _shipped_by_spark(jar_name: str) -> bool:
 
 def resolve_jars(group: str) -> list[str]:
     """Return the jar paths of ``group``, resolving them from Maven once into the cache."""
+    jars = _resolve_maven(group)
+    if group == "s3":
+        from jobs.s3.logstore import build_logstore_jar
+
+        jars.append(build_logstore_jar(_resolve_maven("delta") + jars))
+    return jars
+
+
+def _resolve_maven(group: str) -> list[str]:
     if group not in JAR_GROUPS:
         raise RuntimeProblem(f"Unknown jar group {group!r}; known: {', '.join(JAR_GROUPS)}.")
     cache = jar_cache()

@@ -47,5 +47,13 @@ def _under_spark_submit() -> bool:
 
 
 def s3_properties(conf: dict[str, Any]) -> dict[str, str]:
-    """Hadoop s3a and Delta LogStore properties from the ``s3`` section (empty when unused)."""
-    return {str(k): str(v) for k, v in (conf.get("s3", {}) or {}).get("properties", {}).items()}
+    """Hadoop s3a and Delta LogStore properties from the ``s3`` section (empty when unused).
+
+    ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (and ``_DYNAMODB``) map to the endpoints when
+    the section names none, as in the AWS SDKs; credentials come from the default provider chain.
+    """
+    if "s3" not in jar_groups(conf):
+        return {}
+    from jobs.s3.settings import spark_properties
+
+    return spark_properties(conf.get("s3", {}) or {}, os.environ)

@@ -192,8 +192,9 @@ def write_batch(
             "source_file string, record_index bigint, reason string, record string",
         )
         bad = bad.select(*unreadable.columns).unionByName(unreadable)
-    qtable = DeltaTable.forPath(spark, tables.table_path(lakehouse, tables.QUARANTINE_TABLE))
-    add_quarantine(qtable, quarantine_rows(bad, batch.source, "record", raw_max, run_id, now))
+    if batch.counts.get("bad", 0) or rejected_count or batch.unreadable:  # else: no MERGE to run
+        qtable = DeltaTable.forPath(spark, tables.table_path(lakehouse, tables.QUARANTINE_TABLE))
+        add_quarantine(qtable, quarantine_rows(bad, batch.source, "record", raw_max, run_id, now))
 
     good = batch.counts.get("good", 0)
     quarantined = batch.counts.get("bad", 0) + rejected_count + len(batch.unreadable)

@@ -1,0 +1,96 @@
+"""A smoke run of ``python -m bench`` at the smallest scale: the results document has its keys,
+and DuckDB's Parquet holds exactly as many rows as trailwarden's silver tables.
+
+A benchmark is not a test: nothing here looks at a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--scale",
+            "0.001",
+            "--no-incremental",
+            "--out",
+            str(out),
+            "--docs",
+            str(out / "benchmarks.md"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    doc["_markdown"] = (out / "benchmarks.md").read_text()
+    return doc
+
+
+def test_results_have_every_section(results: dict) -> None:
+    for key in (
+        "machine",
+        "landing",
+        "trailwarden",
+        "duckdb",
+        "floor",
+        "comparison",
+        "row_counts",
+        "targets",
+        "incremental",
+        "scaling",
+    ):
+        assert key in results
+    for key in ("cores", "memory_gib", "cpu_model", "java", "spark", "delta", "duckdb"):
+        assert results["machine"][key]
+    names = {s["name"] for s in results["trailwarden"]["stages"]}
+    assert {"ingest", "ingest cloudtrail", "ingest vpcflow", "ingest discovery", "detect"} <= names
+    for stage in results["trailwarden"]["stages"]:
+        assert {
+            "wall_s",
+            "cpu_s",
+            "records_per_s_per_core",
+            "jvm_peak_mb",
+            "python_peak_mb",
+        } <= set(stage)
+    assert set(results["comparison"]) == {"cloudtrail", "vpcflow", "detect"}
+    assert {"trailwarden_vs_duckdb", "trailwarden_vs_floor"} <= set(
+        results["comparison"]["cloudtrail"]
+    )
+    assert results["trailwarden"]["output_files"]["silver/cloudtrail_events"]
+    assert len(results["targets"]) == 7
+    assert "bench:begin" in results["_markdown"] and "### Targets" in results["_markdown"]
+
+
+def test_duckdb_rows_equal_trailwarden_silver_rows(results: dict) -> None:
+    for table, counts in results["row_counts"].items():
+        assert counts["trailwarden"] > 0, table
+        assert counts["duckdb"] == counts["trailwarden"], table
+
+
+def test_floor_parses_every_generated_record(results: dict) -> None:
+    parsed = {s["name"]: s["records"] for s in results["floor"]["stages"]}
+    counts = results["landing"]["counts"]
+    assert parsed["parse cloudtrail"] == counts["cloudtrail"]["records"]
+    assert parsed["parse vpcflow"] == counts["vpcflow"]["records"]

@@ -1,0 +1,138 @@
+"""End to end on the sample: generate -> ingest -> detect -> incidents; then the responder's
+clean-up lands and the next run marks the incident fixed. One pass over the sample per module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs.config import load_config
+from jobs.detect.job import run_detections
+from jobs.incidents import store
+from jobs.incidents.job import list_lines, run_incidents
+from jobs.ingest.job import run_ingest
+from jobs.sample_data import ATTACK, generate, write_remediation
+
+LAST_CLEANUP_CALL = ATTACK.remediation_start + timedelta(seconds=350)  # DeleteKeyPair
+
+
+def _attack(incidents: list[dict[str, Any]]) -> dict[str, Any]:
+    [found] = [i for i in incidents if ATTACK.access_key_id in (i["scope"]["access_keys"] or [])]
+    return found
+
+
+@pytest.fixture(scope="module")
+def runs(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("e2e")
+    conf = load_config("test", [f"landing={root / 'landing'}", f"lakehouse={root / 'lake'}"])
+    generate(root / "landing")
+    run_ingest(spark, conf, "run-1")
+    run_detections(spark, conf, "run-1")
+    first = run_incidents(spark, conf, "run-1")
+    write_remediation(root / "landing")
+    run_ingest(spark, conf, "run-2")
+    run_detections(spark, conf, "run-2")
+    second = run_incidents(spark, conf, "run-2")
+    alerts = [
+        r.asDict(recursive=True)
+        for r in spark.read.format("delta")
+        .load(store.path(conf["lakehouse"], store.ALERTS_TABLE))
+        .collect()
+    ]
+    return {"conf": conf, "first": first, "second": second, "alerts": alerts}
+
+
+def test_the_mission_is_one_critical_incident_with_exact_scope(runs: dict[str, Any]) -> None:
+    incident = _attack(runs["first"].incidents)
+    s = incident["scope"]
+    assert incident["severity"] == "critical" and incident["status"] == "open"
+    assert incident["access_key_id"] == ATTACK.access_key_id
+    assert incident["started_at"] == ATTACK.recon
+    assert sorted(i["instance_id"] for i in s["instances"]) == sorted(ATTACK.instance_ids)
+    assert {i["instance_type"] for i in s["instances"]} == {ATTACK.instance_type}
+    by_instance = {i["instance_id"]: (i["eni_ids"], i["private_ips"]) for i in s["instances"]}
+    assert by_instance == {
+        i: ([e], [p])
+        for i, e, p in zip(ATTACK.instance_ids, ATTACK.eni_ids, ATTACK.private_ips, strict=True)
+    }
+    assert [(g["group_id"], g["created"]) for g in s["security_groups"]] == [
+        (ATTACK.security_group_id, True)
+    ]
+    assert [(p["key_name"], p["key_pair_id"]) for p in s["key_pairs"]] == [
+        (ATTACK.key_name, ATTACK.key_pair_id)
+    ]
+    assert [x["ip"] for x in s["source_ips"]] == [ATTACK.attacker_ip]
+    assert [(d["ip"], d["port"]) for d in s["destinations"] if d["direction"] == "outbound"] == [
+        (ATTACK.pool_ip, ATTACK.pool_port)
+    ]
+    assert s["accounts"] == [ATTACK.account_id] and s["regions"] == [ATTACK.region]
+    assert "guardduty_high_risk_finding" in incident["detection_names"]
+    mining = {a["alert_id"] for a in runs["alerts"] if a["detection_name"] == "mining_pool_traffic"}
+    assert mining <= set(
+        incident["alert_ids"]
+    )  # flow alerts on the miners join through the instances
+
+
+def test_the_plan_removes_exactly_the_attackers_resources(runs: dict[str, Any]) -> None:
+    plan = _attack(runs["first"].incidents)["remediation"]
+    actions = [(a["action"], a["resource_id"]) for a in plan]
+    assert actions == [
+        ("deactivate_access_key", ATTACK.access_key_id),
+        ("delete_access_key", ATTACK.access_key_id),
+        *[("terminate_instance", i) for i in sorted(ATTACK.instance_ids)],
+        ("revoke_ingress", ATTACK.security_group_id),
+        ("delete_security_group", ATTACK.security_group_id),
+        ("delete_key_pair", ATTACK.key_name),
+    ]
+    assert plan[0]["command"] is None and plan[0]["console_steps"]  # root key: console only
+
+
+def test_the_cleanup_marks_the_incident_fixed(runs: dict[str, Any]) -> None:
+    before, after = _attack(runs["first"].incidents), _attack(runs["second"].incidents)
+    assert after["incident_id"] == before["incident_id"]
+    assert after["status"] == "fixed" and after["actions_done"] == after["actions_total"] == 15
+    assert after["fixed_at"] == LAST_CLEANUP_CALL
+    assert after["alert_time"] == ATTACK.recon  # root_access_key_used fires on the first call
+    assert after["fixed_at"] - after["alert_time"] == timedelta(minutes=62, seconds=33)
+    responder_login = {
+        a["alert_id"] for a in runs["alerts"] if a["detection_name"] == "root_console_login"
+    }
+    assert not responder_login & set(after["alert_ids"])  # the responder is not the attacker
+
+
+def test_metrics_and_reports_are_written(spark: SparkSession, runs: dict[str, Any]) -> None:
+    conf, incident = runs["conf"], _attack(runs["second"].incidents)
+    metrics = spark.read.format("delta").load(store.path(conf["lakehouse"], store.METRICS_TABLE))
+    critical = metrics.where("run_id = 'run-2' AND severity = 'critical'").first()
+    assert critical["fixed"] == 1 and critical["alert_to_fix_p50_s"] == 62 * 60 + 33
+    assert incident["incident_id"] in critical["over_target"]
+    report = Path(conf["lakehouse"]) / "reports" / f"{incident['incident_id']}.html"
+    assert runs["second"].reports[incident["incident_id"]] == str(report)
+    text = report.read_text()
+    assert all(i in text for i in ATTACK.instance_ids) and "over the 30-minute target" in text
+    assert (report.parent / f"{incident['incident_id']}.md").is_file()
+
+
+def test_ack_resolve_and_list(spark: SparkSession, runs: dict[str, Any]) -> None:
+    conf = runs["conf"]
+    attack = _attack(runs["second"].incidents)["incident_id"]
+    others = [i["incident_id"] for i in runs["second"].incidents if i["incident_id"] != attack]
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    store.set_status(spark, conf["lakehouse"], attack, "acknowledged", "alice", None, now)
+    [row] = store.load_incidents(spark, conf["lakehouse"], attack)
+    assert (row["status"], row["acknowledged_by"]) == ("fixed", "alice")  # ack never downgrades
+    if others:
+        store.set_status(
+            spark, conf["lakehouse"], others[0], "resolved", "bob", "benign scanner", now
+        )
+        assert store.load_incidents(spark, conf["lakehouse"], others[0])[0]["status"] == "resolved"
+    lines = list_lines(store.load_incidents(spark, conf["lakehouse"]), None)
+    assert lines[0].startswith("INCIDENT") and any(attack in line for line in lines[1:])
+    with pytest.raises(ValueError):
+        store.set_status(
+            spark, conf["lakehouse"], "INC-19990101-0000000000", "resolved", "x", None, now
+        )
