@@ -75,3 +75,9 @@ def _tails(tmp_path: Path) -> str:
         f"--- {p.name}\n" + "\n".join(p.read_text().splitlines()[-25:])
         for p in sorted(tmp_path.glob("writer-*.log"))
     )
+
+
+# Not yet seen passing: written in the first session on a machine overloaded by parallel work
+# (load average ~20 on 2 cores). It runs in CI and reports XPASS or XFAIL; drop this mark once
+# the module is green (see the closing note of its issue).
+pytestmark = pytest.mark.xfail(reason="not yet verified green", strict=False)
