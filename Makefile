@@ -43,5 +43,8 @@ bench: setup ## benchmark against DuckDB and the parse floor (SCALE=1 for the fu
 lint: setup ## ruff over the Python code
 	$(VENV)/bin/ruff check jobs schemas tests
 
+refresh-asn: setup ## refresh conf/intel/asn from the npm package @ip-location-db/asn (needs npm)
+	$(PY) tools/refresh_asn.py
+
 clean: ## remove generated data, tables and caches (keeps .venv)
 	rm -rf sample lakehouse spark-warehouse .cache/dist

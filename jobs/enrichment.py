@@ -31,8 +31,10 @@ from jobs.config import CONF_DIR
 
 log = logging.getLogger(__name__)
 
-V4_BUCKET_BITS = 16  # an IPv4 bucket is a /16
-V6_BUCKET_BITS = 32  # an IPv6 bucket is a /32
+# Lookup buckets: an IPv4 address's /16, an IPv6 address's /32. Fixed: ``ip_bucket`` exposes them
+# and the SQL below computes them from the first two octets or groups.
+V4_BUCKET_BITS = 16
+V6_BUCKET_BITS = 32
 ASN_FILES = ("ipv4.csv.gz", "ipv6.csv.gz")
 
 ASN_CSV_SCHEMA = StructType(

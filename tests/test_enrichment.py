@@ -497,9 +497,3 @@ def test_refresh_from_tarball(spark: SparkSession, tmp_path: Path) -> None:
         "2600:1f18::1": (14618, "Amazon.com, Inc.", False),
         "1.0.0.1": (13335, "Cloudflare, Inc.", False),
     }
-
-
-# Not yet seen passing: written in the first session on a machine overloaded by parallel work
-# (load average ~20 on 2 cores). It runs in CI and reports XPASS or XFAIL; drop this mark once
-# the module is green (see the closing note of its issue).
-pytestmark = pytest.mark.xfail(reason="not yet verified green", strict=False)
