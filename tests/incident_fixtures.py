@@ -47,7 +47,11 @@ def frame(spark: SparkSession, schema: StructType, rows: list[dict[str, Any]]) -
     )
 
 
-_SEQ = iter(range(1, 10**6))
+def _numbered(prefix: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stable event ids and record indexes: the same call gives the same rows."""
+    return [
+        e | {"event_id": f"ev-{prefix}-{n:03d}", "record_index": n} for n, e in enumerate(events)
+    ]
 
 
 def event(
@@ -64,9 +68,8 @@ def event(
     ip: str = ATTACKER,
     is_root: bool = True,
 ) -> dict[str, Any]:
-    n = next(_SEQ)
     return {
-        "event_id": f"ev-{n:05d}",
+        "event_id": None,
         "event_time": when,
         "event_date": when.date(),
         "event_source": source,
@@ -84,7 +87,7 @@ def event(
         "request_parameters": None if req is None else json.dumps(req),
         "response_elements": None if resp is None else json.dumps(resp),
         "source_file": "s3://t/f.json.gz",
-        "record_index": n,
+        "record_index": None,
         "ingested_at": when,
         "run_id": "r0",
     }
@@ -111,72 +114,75 @@ def attack_events() -> list[dict[str, Any]]:
         "toPort": 22,
         "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
     }
-    return [
-        event(
-            "ListBuckets",
-            T0 - timedelta(days=5),
-            source="s3.amazonaws.com",
-            read_only=True,
-            ip="10.9.9.9",
-        ),
-        event("GetCallerIdentity", T0, source="sts.amazonaws.com", read_only=True),
-        event("DescribeRegions", at(0.5), read_only=None),
-        event(
-            "ImportKeyPair",
-            at(2),
-            req={"keyName": KEY_NAME},
-            resp={"keyName": KEY_NAME, "keyPairId": KEY_PAIR_ID},
-        ),
-        event(
-            "CreateSecurityGroup",
-            at(3),
-            req={"groupName": "maint-ssh", "vpcId": VPC},
-            resp={"groupId": GROUP, "_return": True},
-        ),
-        event(
-            "AuthorizeSecurityGroupIngress",
-            at(3.5),
-            req={"groupId": GROUP, "ipPermissions": {"items": [perm]}},
-            resp={
-                "securityGroupRuleSet": {
-                    "items": [
-                        {
-                            "securityGroupRuleId": RULE,
-                            "groupId": GROUP,
-                            "isEgress": False,
-                            "ipProtocol": "tcp",
-                            "fromPort": 22,
-                            "toPort": 22,
-                            "cidrIpv4": "0.0.0.0/0",
-                        }
-                    ]
-                }
-            },
-        ),
-        event("CreateTags", at(4), read_only=None, req={"resourcesSet": {}}),
-        event(
-            "RunInstances",
-            at(5),
-            req={"instanceType": "c5.4xlarge"},
-            resp={"instancesSet": {"items": items}},
-        ),
-        event(
-            "RunInstances",
-            at(5.5),
-            error="Client.InstanceLimitExceeded",
-            req={"instanceType": "p3.16xlarge"},
-        ),
-        # someone else's key, same account: not in the incident
-        event(
-            "CreateSecurityGroup",
-            at(6),
-            key=OTHER_KEY,
-            principal=f"arn:aws:iam::{ACCOUNT}:user/dev",
-            is_root=False,
-            ip="10.1.1.1",
-            resp={"groupId": "sg-0ffffffffffffffff"},
-        ),
-    ]
+    return _numbered(
+        "a",
+        [
+            event(
+                "ListBuckets",
+                T0 - timedelta(days=5),
+                source="s3.amazonaws.com",
+                read_only=True,
+                ip="10.9.9.9",
+            ),
+            event("GetCallerIdentity", T0, source="sts.amazonaws.com", read_only=True),
+            event("DescribeRegions", at(0.5), read_only=None),
+            event(
+                "ImportKeyPair",
+                at(2),
+                req={"keyName": KEY_NAME},
+                resp={"keyName": KEY_NAME, "keyPairId": KEY_PAIR_ID},
+            ),
+            event(
+                "CreateSecurityGroup",
+                at(3),
+                req={"groupName": "maint-ssh", "vpcId": VPC},
+                resp={"groupId": GROUP, "_return": True},
+            ),
+            event(
+                "AuthorizeSecurityGroupIngress",
+                at(3.5),
+                req={"groupId": GROUP, "ipPermissions": {"items": [perm]}},
+                resp={
+                    "securityGroupRuleSet": {
+                        "items": [
+                            {
+                                "securityGroupRuleId": RULE,
+                                "groupId": GROUP,
+                                "isEgress": False,
+                                "ipProtocol": "tcp",
+                                "fromPort": 22,
+                                "toPort": 22,
+                                "cidrIpv4": "0.0.0.0/0",
+                            }
+                        ]
+                    }
+                },
+            ),
+            event("CreateTags", at(4), read_only=None, req={"resourcesSet": {}}),
+            event(
+                "RunInstances",
+                at(5),
+                req={"instanceType": "c5.4xlarge"},
+                resp={"instancesSet": {"items": items}},
+            ),
+            event(
+                "RunInstances",
+                at(5.5),
+                error="Client.InstanceLimitExceeded",
+                req={"instanceType": "p3.16xlarge"},
+            ),
+            # someone else's key, same account: not in the incident
+            event(
+                "CreateSecurityGroup",
+                at(6),
+                key=OTHER_KEY,
+                principal=f"arn:aws:iam::{ACCOUNT}:user/dev",
+                is_root=False,
+                ip="10.1.1.1",
+                resp={"groupId": "sg-0ffffffffffffffff"},
+            ),
+        ],
+    )
 
 
 def remediation_events(offset_minutes: float = 40) -> list[dict[str, Any]]:
@@ -188,38 +194,43 @@ def remediation_events(offset_minutes: float = 40) -> list[dict[str, Any]]:
         principal=f"arn:aws:iam::{ACCOUNT}:user/responder",
         is_root=False,
     )
-    return [
-        event(
-            "UpdateAccessKey",
-            at(offset_minutes),
-            source="iam.amazonaws.com",
-            req={"accessKeyId": KEY, "status": "Inactive"},
-            **console,
-        ),
-        event(
-            "DeleteAccessKey",
-            at(offset_minutes + 1),
-            source="iam.amazonaws.com",
-            req={"accessKeyId": KEY},
-            **console,
-        ),
-        event(
-            "TerminateInstances",
-            at(offset_minutes + 2),
-            req={"instancesSet": {"items": [{"instanceId": i} for i in INSTANCES]}},
-            **user,
-        ),
-        event("RevokeSecurityGroupIngress", at(offset_minutes + 3), req={"groupId": GROUP}, **user),
-        event(
-            "DeleteSecurityGroup",
-            at(offset_minutes + 4),
-            req={"groupId": GROUP},
-            error="Client.DependencyViolation",
-            **user,
-        ),
-        event("DeleteSecurityGroup", at(offset_minutes + 6), req={"groupId": GROUP}, **user),
-        event("DeleteKeyPair", at(offset_minutes + 7), req={"keyPairId": KEY_PAIR_ID}, **user),
-    ]
+    return _numbered(
+        "r",
+        [
+            event(
+                "UpdateAccessKey",
+                at(offset_minutes),
+                source="iam.amazonaws.com",
+                req={"accessKeyId": KEY, "status": "Inactive"},
+                **console,
+            ),
+            event(
+                "DeleteAccessKey",
+                at(offset_minutes + 1),
+                source="iam.amazonaws.com",
+                req={"accessKeyId": KEY},
+                **console,
+            ),
+            event(
+                "TerminateInstances",
+                at(offset_minutes + 2),
+                req={"instancesSet": {"items": [{"instanceId": i} for i in INSTANCES]}},
+                **user,
+            ),
+            event(
+                "RevokeSecurityGroupIngress", at(offset_minutes + 3), req={"groupId": GROUP}, **user
+            ),
+            event(
+                "DeleteSecurityGroup",
+                at(offset_minutes + 4),
+                req={"groupId": GROUP},
+                error="Client.DependencyViolation",
+                **user,
+            ),
+            event("DeleteSecurityGroup", at(offset_minutes + 6), req={"groupId": GROUP}, **user),
+            event("DeleteKeyPair", at(offset_minutes + 7), req={"keyPairId": KEY_PAIR_ID}, **user),
+        ],
+    )
 
 
 def flows() -> list[dict[str, Any]]:
