@@ -400,9 +400,3 @@ def test_root_key_plan_is_console_only() -> None:
     plan = key_actions(fx.KEY, {"is_root": True, "account_id": fx.ACCOUNT})
     assert [a["command"] for a in plan] == [None, None]
     assert "assume-root" in plan[0]["description"]
-
-
-# Not yet seen passing: written in the first session on a machine overloaded by parallel work
-# (load average ~20 on 2 cores). It runs in CI and reports XPASS or XFAIL; drop this mark once
-# the module is green (see the closing note of its issue).
-pytestmark = pytest.mark.xfail(reason="not yet verified green", strict=False)

@@ -136,9 +136,3 @@ def test_ack_resolve_and_list(spark: SparkSession, runs: dict[str, Any]) -> None
         store.set_status(
             spark, conf["lakehouse"], "INC-19990101-0000000000", "resolved", "x", None, now
         )
-
-
-# Not yet seen passing: written in the first session on a machine overloaded by parallel work
-# (load average ~20 on 2 cores). It runs in CI and reports XPASS or XFAIL; drop this mark once
-# the module is green (see the closing note of its issue).
-pytestmark = pytest.mark.xfail(reason="not yet verified green", strict=False)

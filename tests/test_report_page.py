@@ -231,9 +231,3 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in dom and 'id="hot-wash"' in dom
     data = shot.read_bytes()
     assert _png_size(data) == (1280, 2000) and len(data) > 30_000  # a real page, not a blank one
-
-
-# Not yet seen passing: written in the first session on a machine overloaded by parallel work
-# (load average ~20 on 2 cores). It runs in CI and reports XPASS or XFAIL; drop this mark once
-# the module is green (see the closing note of its issue).
-pytestmark = pytest.mark.xfail(reason="not yet verified green", strict=False)
