@@ -18,6 +18,7 @@ spans (see docs/enrichment.md).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,26 @@ def ip_is_private(ip: str) -> Column:
 def asn_paths(conf_dir: Path = CONF_DIR) -> list[str]:
     """The shipped range files, ``<conf_dir>/intel/asn/ipv4.csv.gz`` and ``ipv6.csv.gz``."""
     return [str(conf_dir / "intel" / "asn" / name) for name in ASN_FILES]
+
+
+# (application id, files' identity, hosting ASNs) -> the parsed, cached shipped ranges.
+_SHIPPED: dict[tuple[Any, ...], DataFrame] = {}
+
+
+def shipped_asn_ranges(spark: SparkSession, hosting_asns: Iterable[int] = ()) -> DataFrame | None:
+    """The ranges shipped in ``conf/intel/asn``, parsed once per Spark application and kept cached,
+    so the detect and incidents jobs of a run (and a test session) share one parse; None when the
+    files are absent. Parsing the ~800k ranges takes seconds; a cached lookup does not."""
+    paths = [p for p in asn_paths() if os.path.exists(p)]
+    if not paths:
+        return None
+    files = tuple((p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths)
+    key = (spark.sparkContext.applicationId, files, tuple(sorted({int(a) for a in hosting_asns})))
+    if key not in _SHIPPED:
+        for old in [k for k in _SHIPPED if k[0] == key[0]]:
+            _SHIPPED.pop(old).unpersist()
+        _SHIPPED[key] = load_asn_ranges(spark, paths, key[2]).cache()
+    return _SHIPPED[key]
 
 
 def load_asn_ranges(

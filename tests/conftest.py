@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from jobs.config import load_config
 from jobs.session import build_session
+from tests.sample_lake import SampleLake
 
 # PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
 os.environ["TZ"] = "UTC"
@@ -33,3 +34,9 @@ def shared_real() -> Path:
     if not SHARED_REAL.is_dir():
         pytest.skip(f"real AWS logs not found at {SHARED_REAL} (../shared is absent in a user's clone)")
     return SHARED_REAL
+
+
+@pytest.fixture(scope="session")
+def sample_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SampleLake:
+    """The sample through the pipeline, shared by the end-to-end modules (stages run on first use)."""
+    return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"))

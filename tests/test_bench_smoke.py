@@ -16,8 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Not yet seen passing (first session, overloaded machine): drop the xfail once green.
-pytestmark = [pytest.mark.slow, pytest.mark.xfail(reason="not yet verified green", strict=False)]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """End to end on the sample: generate -> ingest -> detect -> incidents; then the responder's
-clean-up lands and the next run marks the incident fixed. One pass over the sample per module."""
+clean-up lands and the next run marks the incident fixed. The sample's runs are shared with test_detect_job."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.config import load_config
-from jobs.detect.job import run_detections
 from jobs.incidents import store
-from jobs.incidents.job import list_lines, run_incidents
-from jobs.ingest.job import run_ingest
-from jobs.sample_data import ATTACK, generate, write_remediation
+from jobs.incidents.job import list_lines
+from jobs.sample_data import ATTACK
+from tests.sample_lake import LATE_RUN, SampleLake
 
 LAST_CLEANUP_CALL = ATTACK.remediation_start + timedelta(seconds=350)  # DeleteKeyPair
 
@@ -26,24 +24,16 @@ def _attack(incidents: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def runs(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("e2e")
-    conf = load_config("test", [f"landing={root / 'landing'}", f"lakehouse={root / 'lake'}"])
-    generate(root / "landing")
-    run_ingest(spark, conf, "run-1")
-    run_detections(spark, conf, "run-1")
-    first = run_incidents(spark, conf, "run-1")
-    write_remediation(root / "landing")
-    run_ingest(spark, conf, "run-2")
-    run_detections(spark, conf, "run-2")
-    second = run_incidents(spark, conf, "run-2")
+def runs(spark: SparkSession, sample_lake: SampleLake) -> dict[str, Any]:
+    """The shared sample before and after the clean-up calls land (``tests/sample_lake.py``)."""
+    lake = sample_lake.stage2()
     alerts = [
         r.asDict(recursive=True)
         for r in spark.read.format("delta")
-        .load(store.path(conf["lakehouse"], store.ALERTS_TABLE))
+        .load(store.path(lake.conf["lakehouse"], store.ALERTS_TABLE))
         .collect()
     ]
-    return {"conf": conf, "first": first, "second": second, "alerts": alerts}
+    return {"conf": lake.conf, "first": lake.first, "second": lake.second, "alerts": alerts}
 
 
 def test_the_mission_is_one_critical_incident_with_exact_scope(runs: dict[str, Any]) -> None:
@@ -107,7 +97,7 @@ def test_the_cleanup_marks_the_incident_fixed(runs: dict[str, Any]) -> None:
 def test_metrics_and_reports_are_written(spark: SparkSession, runs: dict[str, Any]) -> None:
     conf, incident = runs["conf"], _attack(runs["second"].incidents)
     metrics = spark.read.format("delta").load(store.path(conf["lakehouse"], store.METRICS_TABLE))
-    critical = metrics.where("run_id = 'run-2' AND severity = 'critical'").first()
+    critical = metrics.where(f"run_id = '{LATE_RUN}' AND severity = 'critical'").first()
     assert critical["fixed"] == 1 and critical["alert_to_fix_p50_s"] == 62 * 60 + 33
     assert incident["incident_id"] in critical["over_target"]
     report = Path(conf["lakehouse"]) / "reports" / f"{incident['incident_id']}.html"

@@ -104,14 +104,6 @@ def ensure_gold(spark: SparkSession, lakehouse: str) -> dict[str, DeltaTable]:
     }
 
 
-def _asn_ranges(spark: SparkSession, intel: dict[str, Any]) -> DataFrame | None:
-    paths = [p for p in enrichment.asn_paths() if os.path.exists(p)]
-    if not paths:
-        log.warning("no ASN range files under conf/intel/asn; src_asn stays empty")
-        return None
-    return enrichment.load_asn_ranges(spark, paths, intel.get("hosting_asns", {}).keys()).cache()
-
-
 def load_intel_or_empty() -> dict[str, Any]:
     """helper-2's intel lists, or empty lists (with a warning) when the files are missing."""
     try:
@@ -138,7 +130,9 @@ def build_views(
     enrichment.register_sql_functions(spark)
     intel = load_intel_or_empty()
     enrichment.register_intel_views(spark, intel)
-    ranges = _asn_ranges(spark, intel) if enrich_asn else None
+    ranges = enrichment.shipped_asn_ranges(spark, intel.get("hosting_asns", {}).keys()) if enrich_asn else None
+    if enrich_asn and ranges is None:
+        log.warning("no ASN range files under conf/intel/asn; src_asn stays empty")
     frames: dict[str, DataFrame] = {}
     for view, snap in snaps.items():
         if snap.version is None:
@@ -153,7 +147,7 @@ def build_views(
             df = enrichment.with_asn(df, "dstaddr", ranges, prefix="dst_")
         frames[view] = df.persist(StorageLevel.MEMORY_AND_DISK)
     register_views(spark, frames, baselines)
-    return list(frames.values()) + ([ranges] if ranges is not None else [])
+    return list(frames.values())
 
 
 def _alerts_for(
@@ -214,6 +208,7 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
             alerts = alerts.unionByName(p)
         alerts = alerts.persist(StorageLevel.MEMORY_AND_DISK)
         changed = changes(gold["alerts"].toDF(), alerts).persist(StorageLevel.MEMORY_AND_DISK)
+        cached += [alerts, changed]
         counts = {(r["detection_id"], r["window_start"]): r["n"] for r in
                   alerts.groupBy("detection_id", "window_start").agg(F.count("*").alias("n")).collect()}
         kinds = {r["change"]: r["n"] for r in changed.groupBy("change").agg(F.count("*").alias("n")).collect()}
@@ -228,7 +223,8 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
         for d in todo:
             summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
     finally:
-        for df in cached:
+        # Dependents first: uncaching a frame re-plans every cached frame built on it.
+        for df in reversed(cached):
             df.unpersist()
     log.info("detect: %s", summary)
     return summary
@@ -289,11 +285,13 @@ def retro_hunt(
         alerts = alerts.persist(StorageLevel.MEMORY_AND_DISK)
         found = alerts.count()
         delta = changes(gold["alerts"].toDF(), alerts).persist(StorageLevel.MEMORY_AND_DISK)
+        cached += [alerts, delta]
         rows = [r.asDict(recursive=True) for r in delta.orderBy("first_seen", "alert_id").collect()]
         if write and rows:
             merge_alerts(gold["alerts"], delta)
     finally:
-        for df in cached:
+        # Dependents first: uncaching a frame re-plans every cached frame built on it.
+        for df in reversed(cached):
             df.unpersist()
     new = [r for r in rows if r["change"] == "new"]
     changed = [r for r in rows if r["change"] == "changed"]

@@ -309,6 +309,8 @@ def correlate(
         "window_end",
     )
     created = _by_incident(scope.created_by(events, windows).collect())
+    # Dependents first: uncaching a frame re-plans every cached frame built on it.
+    starts_df.unpersist()
     inc_events.unpersist()
     created_all.unpersist()
 
@@ -334,7 +336,6 @@ def correlate(
         peer_rows = _by_incident(peer_df.collect())
         byte_rows = _by_incident(scope.minute_bytes(inc_flows).collect())
         inc_flows.unpersist()
-    starts_df.unpersist()
 
     drafts = []
     for incident_id, group, merged in groups:

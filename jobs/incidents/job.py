@@ -11,7 +11,6 @@ import argparse
 import getpass
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,17 +54,15 @@ class IncidentSummary:
 
 
 def asn_ranges(spark: SparkSession, conf: dict[str, Any]) -> DataFrame | None:
-    """The ASN lookup (cached), or None when disabled (``incidents.asn: false``) or not shipped."""
+    """The shipped ASN lookup (cached once per application), or None when disabled
+    (``incidents.asn: false``) or not shipped."""
     if not (conf.get("incidents", {}) or {}).get("asn", True):
-        return None
-    paths = [p for p in enrichment.asn_paths() if os.path.exists(p)]
-    if not paths:
         return None
     try:
         hosting = enrichment.load_intel().get("hosting_asns", {}).keys()
     except enrichment.IntelError:
         hosting = []
-    return enrichment.load_asn_ranges(spark, paths, hosting).cache()
+    return enrichment.shipped_asn_ranges(spark, hosting)
 
 
 def write_reports(conf: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> dict[str, str]:

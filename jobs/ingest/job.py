@@ -206,9 +206,9 @@ def write_batch(
     record_files(
         spark, tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE), manifest, run_id, now
     )
-    batch.parsed.unpersist()
-    if batch.quality:
+    if batch.quality:  # dependents first: uncaching re-plans the frames cached on top
         batch.quality.unpersist()
+    batch.parsed.unpersist()
     return Accounting(
         source=batch.source,
         files=len(batch.files),
