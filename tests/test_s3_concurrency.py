@@ -4,7 +4,6 @@ commits serialized by the DynamoDB LogStore: both succeed, and no commit is lost
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
