@@ -6,6 +6,7 @@ comma-separated jar paths of the groups, resolving them once with Spark's packag
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -95,13 +96,25 @@ def _resolve_maven(group: str) -> list[str]:
         raise RuntimeProblem(f"Unknown jar group {group!r}; known: {', '.join(JAR_GROUPS)}.")
     cache = jar_cache()
     listing = cache / f"{group}.txt"
-    if listing.is_file():
-        jars = listing.read_text().split()
-        if jars and all(Path(j).is_file() for j in jars):
-            return jars
+    jars = _cached(listing)
+    if jars:
+        return jars
+    cache.mkdir(parents=True, exist_ok=True)
+    # Jobs starting together on a fresh host resolve one at a time; the others reuse the result.
+    with (cache / f"{group}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _cached(listing) or _download(group, cache, listing)
+
+
+def _cached(listing: Path) -> list[str]:
+    """The jars a previous resolution listed, if every one is still there."""
+    jars = listing.read_text().split() if listing.is_file() else []
+    return jars if jars and all(Path(j).is_file() for j in jars) else []
+
+
+def _download(group: str, cache: Path, listing: Path) -> list[str]:
     ivy = cache / f"ivy-{group}"
     noop = cache / "noop.py"
-    cache.mkdir(parents=True, exist_ok=True)
     noop.write_text("")
     cmd = [
         _spark_submit(),
@@ -114,7 +127,9 @@ def _resolve_maven(group: str) -> list[str]:
     if result.returncode != 0 or not jars:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         raise RuntimeProblem(f"Could not resolve the {group} jars from Maven: {tail[0]}")
-    listing.write_text("\n".join(jars) + "\n")
+    staged = listing.with_suffix(".tmp")
+    staged.write_text("\n".join(jars) + "\n")
+    os.replace(staged, listing)  # readers outside the lock see the whole list or none
     return jars
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.runtime import resolve_jars
 from tests.moto_server import MotoEndpoint, moto_endpoint
 from tests.s3_support import ROOT, delta_log
 
@@ -26,6 +27,7 @@ def moto() -> Iterator[MotoEndpoint]:
 
 @pytest.mark.slow
 def test_two_writers_on_two_hosts_lose_no_commit(moto: MotoEndpoint, tmp_path: Path) -> None:
+    resolve_jars("s3")  # once, before the race (on a fresh clone this downloads the S3 jars)
     s3 = moto.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     env = {**moto.env(), "PYTHONPATH": str(ROOT)}
