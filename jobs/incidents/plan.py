@@ -104,6 +104,18 @@ def _rejected(what: str, value: str) -> list[str]:
     ]
 
 
+def _ec2_action(
+    action: str, kind: str, rid: str, what: str, account: str | None, region: str | None,
+    cli: list[Any],
+) -> dict[str, Any]:
+    """``cli`` for ``rid`` when the id and region have their expected shape (log fields are
+    attacker-controlled), console steps otherwise."""
+    if not valid(kind, rid) or not _ok_region(region):
+        rejected = _rejected(kind.replace("_", " "), rid)
+        return _action(action, kind, rid, what, account_id=account, region=region, console=rejected)
+    return _action(action, kind, rid, what, account_id=account, region=region, cli=cli)
+
+
 def key_actions(key: str, owner: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Deactivate, then delete, an access key. ``owner``: ``is_root``, ``user_name``,
     ``account_id``. Root keys get console steps (no other principal can remove them)."""
@@ -242,24 +254,9 @@ def instance_action(instance: Mapping[str, Any]) -> dict[str, Any]:
         instance.get("account_id"),
     )
     what = f"Terminate instance {iid} ({instance.get('instance_type') or 'unknown type'})."
-    if not valid("instance", iid) or not _ok_region(region):
-        return _action(
-            "terminate_instance",
-            "instance",
-            iid,
-            what,
-            account_id=account,
-            region=region,
-            console=_rejected("instance", iid),
-        )
-    return _action(
-        "terminate_instance",
-        "instance",
-        iid,
-        what,
-        account_id=account,
-        region=region,
-        cli=["aws", "ec2", "terminate-instances", "--region", region, "--instance-ids", iid],
+    return _ec2_action(
+        "terminate_instance", "instance", iid, what, account, region,
+        ["aws", "ec2", "terminate-instances", "--region", region, "--instance-ids", iid],
     )
 
 
@@ -336,24 +333,9 @@ def delete_group_action(group: Mapping[str, Any]) -> dict[str, Any]:
     gid, region, account = group["group_id"], group.get("region"), group.get("account_id")
     name = group.get("group_name") or "unnamed"
     what = f"Delete security group {gid} ({name}) once its instances are terminated."
-    if not valid("security_group", gid) or not _ok_region(region):
-        return _action(
-            "delete_security_group",
-            "security_group",
-            gid,
-            what,
-            account_id=account,
-            region=region,
-            console=_rejected("security group", gid),
-        )
-    return _action(
-        "delete_security_group",
-        "security_group",
-        gid,
-        what,
-        account_id=account,
-        region=region,
-        cli=["aws", "ec2", "delete-security-group", "--region", region, "--group-id", gid],
+    return _ec2_action(
+        "delete_security_group", "security_group", gid, what, account, region,
+        ["aws", "ec2", "delete-security-group", "--region", region, "--group-id", gid],
     )
 
 
