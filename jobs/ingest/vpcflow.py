@@ -20,7 +20,9 @@ def split_lines(files: DataFrame, raw_max_chars: int) -> DataFrame:
     """Split whole text files into data lines, each with its file's header.
 
     In: ``source_file``, ``value``. Out: ``source_file``, ``header`` (array of field names),
-    ``record_index`` (1-based line number), ``line``, ``file_reason`` (set on the single row
+    ``positions`` (per documented field, in ``FIELDS`` order, its 1-based place in the header or
+    0; computed once per file so that lines are read by index), ``record_index`` (1-based line
+    number), ``line``, ``file_reason`` (set on the single row
     standing for a file without records: empty, a header naming undocumented or repeated
     fields, or ``skipped:`` for a header with no lines after it).
     """
@@ -37,63 +39,73 @@ def split_lines(files: DataFrame, raw_max_chars: int) -> DataFrame:
               F.lit("header names a field more than once"))
         .when(~has_data, F.lit("skipped: no records"))
     )
-    staged = files.select("source_file", "value", header.alias("header"), data.alias("_data"),
+    positions = F.array(*[F.array_position(header, f).cast("int") for f in FIELDS])
+    staged = files.select("source_file", "value", header.alias("header"),
+                          positions.alias("positions"), data.alias("_data"),
                           reason.alias("file_reason"))
     items = F.when(F.col("file_reason").isNull(), F.col("_data")).otherwise(
         F.array(F.when(~F.col("file_reason").startswith("skipped:"),
                        F.left("value", F.lit(int(raw_max_chars)))))
     )
-    exploded = staged.select("source_file", "header", "file_reason", F.posexplode(items))
+    exploded = staged.select("source_file", "header", "positions", "file_reason",
+                             F.posexplode(items))
     return exploded.where(F.col("file_reason").isNotNull() | (F.trim("col") != "")).select(
         "source_file",
         "header",
+        "positions",
         F.when(F.col("file_reason").isNull(), F.col("pos") + 2).cast("bigint").alias("record_index"),
         F.col("col").alias("line"),
         "file_reason",
     )
 
 
-def _field_checks(values: Column) -> list[Column]:
+def _raw_values(values: Column) -> dict[str, Column]:
+    """Each documented field's text on the line (null when its file's header lacks it), read
+    at the place the header gives it (``positions``), never by searching the header per line."""
+    return {
+        field: F.get(values, F.element_at("positions", i + 1) - 1)
+        for i, field in enumerate(FIELDS)
+    }
+
+
+def _field_checks(raw: dict[str, Column]) -> list[Column]:
     checks = []
     for field, (_, dtype) in FIELDS.items():
-        raw = F.try_element_at(values, F.lit(field))
-        present = raw.isNotNull() & (raw != "-")
+        present = raw[field].isNotNull() & (raw[field] != "-")
         if isinstance(dtype, (IntegerType, LongType)):
-            typed = F.expr(f"try_cast(try_element_at(_values, '{field}') AS {dtype.simpleString()})")
+            typed = raw[field].try_cast(dtype)
             checks.append(F.when(present & typed.isNull(), F.lit(f"{field} is not a number")))
             if field in _RANGES:
                 checks.append(
                     F.when(~typed.between(0, _RANGES[field]), F.lit(f"{field} out of range"))
                 )
         if field in _ENUMS:
-            checks.append(F.when(present & ~raw.isin(*_ENUMS[field]), F.lit(f"{field} is not one of "
-                                                                            + "/".join(_ENUMS[field]))))
+            checks.append(F.when(present & ~raw[field].isin(*_ENUMS[field]),
+                                 F.lit(f"{field} is not one of " + "/".join(_ENUMS[field]))))
     return checks
 
 
 def parse_lines(lines: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
     """Type flow-log lines.
 
-    In: ``source_file``, ``record_index``, ``header``, ``line``, ``file_reason``. Out: the
-    ``silver/vpc_flows`` columns plus ``record`` (the line) and ``reason`` (null for a good
-    record; a file-level reason wins).
+    In: ``source_file``, ``record_index``, ``header``, ``positions``, ``line``, ``file_reason``
+    (as :func:`split_lines` gives them). Out: the ``silver/vpc_flows`` columns plus ``record``
+    (the line) and ``reason`` (null for a good record; a file-level reason wins).
     """
     values = F.split(F.trim("line"), " +")
     staged = lines.select(
-        "source_file", "record_index", "file_reason", F.col("line").alias("record"),
+        "source_file", "record_index", "file_reason", "positions", F.col("line").alias("record"),
         F.size("header").alias("_expected"), F.size(values).alias("_found"),
-        F.when(F.size("header") == F.size(values), F.map_from_arrays("header", values))
-        .alias("_values"),
+        F.when(F.size("header") == F.size(values), values).alias("_values"),
     )
+    raw = _raw_values(F.col("_values"))
     count_reason = F.when(
         F.col("_values").isNull(),
         F.format_string("expected %d fields, found %d", "_expected", "_found"),
     )
-    reasons = F.array_compact(F.array(count_reason, *_field_checks(F.col("_values"))))
+    reasons = F.array_compact(F.array(count_reason, *_field_checks(raw)))
     typed = {
-        column_name(field): F.expr(
-            f"try_cast(nullif(try_element_at(_values, '{field}'), '-') AS {dtype.simpleString()})"
-        )
+        column_name(field): F.nullif(raw[field], F.lit("-")).try_cast(dtype)
         for field, (_, dtype) in FIELDS.items()
     }
     return _finish(staged.select("*", *[c.alias(n) for n, c in typed.items()]), run_id,
