@@ -32,6 +32,7 @@ def normalize_records(records: DataFrame, run_id: str, ingested_at: Column) -> D
     In: ``source_file``, ``record_index``, ``record``, ``file_reason``. Out: the
     ``silver/cloudtrail_events`` columns plus ``record`` and ``reason`` (null for a good event;
     a file-level reason wins; rows with a reason belong in quarantine or, ``skipped:``, nowhere).
+    ``record`` is set on rows with a reason only: a good event's text is its ``record_json``.
     """
     parsed = records.withColumn("r", F.from_json("record", RAW_RECORD))
     ui = "r.userIdentity"
@@ -88,4 +89,5 @@ def normalize_records(records: DataFrame, run_id: str, ingested_at: Column) -> D
     }
     typed = [cols[f.name].cast(f.dataType).alias(f.name) for f in CLOUDTRAIL_EVENTS.fields]
     reason = F.coalesce(F.col("file_reason"), record_reason())
-    return parsed.select(*typed, F.col("record"), reason.alias("reason"))
+    record = F.when(reason.isNotNull(), F.col("record"))
+    return parsed.select(*typed, record.alias("record"), reason.alias("reason"))

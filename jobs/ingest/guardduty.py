@@ -26,7 +26,8 @@ def normalize_findings(records: DataFrame, run_id: str, ingested_at: Column) -> 
     """Type findings. In: ``source_file``, ``record_index``, ``record``, ``file_reason``.
 
     Out: the ``silver/guardduty_findings`` columns plus ``record`` and ``reason`` (null for a
-    good finding; a file-level reason wins).
+    good finding; a file-level reason wins). ``record`` is set on rows with a reason only: a
+    good finding's text is its ``finding_json``.
     """
     f = records.withColumn("f", F.from_json("record", RAW_FINDING))
     severity = F.expr("try_cast(f.severity AS DOUBLE)")
@@ -77,4 +78,5 @@ def normalize_findings(records: DataFrame, run_id: str, ingested_at: Column) -> 
     }
     typed = [cols[c.name].cast(c.dataType).alias(c.name) for c in GUARDDUTY_FINDINGS.fields]
     reason = F.coalesce(F.col("file_reason"), _reason())
-    return f.select(*typed, F.col("record"), reason.alias("reason"))
+    record = F.when(reason.isNotNull(), F.col("record"))
+    return f.select(*typed, record.alias("record"), reason.alias("reason"))

@@ -49,11 +49,13 @@ log = logging.getLogger("trailwarden.ingest")
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """How one source lands: its table, key, quality-check table name and batch order."""
+    """How one source lands: its table, key, quality-check table name, the column holding a
+    good row's raw text (quarantined with the row when a check rejects it) and batch order."""
 
     table: str
     key: str
     checks: str
+    raw: str
     upsert_on: str | None = None  # a version column: newer rows replace older ones
 
     def order(self) -> list[Column]:
@@ -62,10 +64,12 @@ class SourceSpec:
 
 
 SOURCES = {
-    landing.CLOUDTRAIL: SourceSpec(tables.CLOUDTRAIL, "event_id", "cloudtrail_events"),
-    landing.VPCFLOW: SourceSpec(tables.VPC_FLOWS_TABLE, "flow_id", "vpc_flows"),
+    landing.CLOUDTRAIL: SourceSpec(tables.CLOUDTRAIL, "event_id", "cloudtrail_events",
+                                   "record_json"),
+    landing.VPCFLOW: SourceSpec(tables.VPC_FLOWS_TABLE, "flow_id", "vpc_flows", "record"),
     landing.GUARDDUTY: SourceSpec(
-        tables.GUARDDUTY, "finding_id", "guardduty_findings", upsert_on="updated_at"
+        tables.GUARDDUTY, "finding_id", "guardduty_findings", "finding_json",
+        upsert_on="updated_at",
     ),
 }
 
@@ -184,7 +188,9 @@ def write_batch(
         rejected = batch.quality.rejected.withColumnRenamed("dq_reason", "reason")
         rejected_count = rejected.count()
         bad = bad.select("source_file", "record_index", "reason", "record").unionByName(
-            rejected.select("source_file", "record_index", "reason", "record")
+            rejected.select(
+                "source_file", "record_index", "reason", F.col(spec.raw).alias("record")
+            )
         )
     if batch.unreadable:
         unreadable = spark.createDataFrame(
