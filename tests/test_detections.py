@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from jobs.config import load_config
 from jobs.detect.cases import mismatches, run_case
 from jobs.detect.catalog import Detection, load_catalog, load_settings
-from jobs.detect.evaluate import enable_parameter_binding
+from jobs.detect.evaluate import enable_parameter_binding, sql_text
 from jobs.detect.views import ua_family
 
 CATALOG = load_catalog()
@@ -54,3 +54,8 @@ def test_case(detect_spark: SparkSession, detection: Detection, case: dict[str, 
 def test_ua_family(spark: SparkSession, agent: str | None, family: str) -> None:
     df = spark.createDataFrame([(agent,)], "user_agent string")
     assert df.select(ua_family().alias("f")).first()["f"] == family
+
+
+@pytest.mark.parametrize("text", ["Root's key", r"C:\temp\%s", "tab\there", "100% `x` \"q\""])
+def test_metadata_text_reaches_sql_unchanged(spark: SparkSession, text: str) -> None:
+    assert spark.sql(f"SELECT {sql_text(text)} AS v").first()["v"] == text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from schemas.alerts import ALERTS, DETECTION_OUTPUT_REQUIRED, SEVERITIES
 log = logging.getLogger("trailwarden.detect")
 
 EVIDENCE_LIMIT = 200
+ALERT_ID_TIME = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 PARAMETER_BINDING = {"spark.sql.legacy.parameterSubstitution.constantsOnly": "true"}
 
 
@@ -77,126 +78,144 @@ def check_output(detection: Detection, schema: StructType) -> None:
         raise DetectionError(f"{detection.name}: the SQL does not return {', '.join(missing)}, which the YAML names.")
 
 
-def _severity_rank(expr: Column) -> Column:
-    return F.array_position(F.array(*[F.lit(s) for s in SEVERITIES]), expr)
+def sql_text(value: str) -> str:
+    """``value`` as a Spark SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _tagger(entity_type: str) -> Callable[[Column], Column]:
-    def tag(value: Column) -> Column:
-        return F.struct(F.lit(entity_type).alias("type"), value.alias("value"))
-
-    return tag
+def _texts(values: Sequence[str]) -> str:
+    return "array(" + ", ".join(sql_text(v) for v in values) + ")"
 
 
-def _entities(detection: Detection, schema: StructType) -> Column:
-    arrays = set()
-    for f in schema.fields:
-        if isinstance(f.dataType, ArrayType):
-            arrays.add(f.name)
+def _name(column: str) -> str:
+    return "`" + column.replace("`", "``") + "`"
+
+
+_SEVERITIES = _texts(SEVERITIES)
+
+
+def _entities(detection: Detection, schema: StructType) -> str:
+    """SQL for the row's entities: ``array<struct<type, value>>`` from the columns the YAML names,
+    blank values dropped."""
     parts = []
     for entity in detection.entities:
-        values = F.col(entity.column) if entity.column in arrays else F.array(F.col(entity.column))
-        values = F.coalesce(
-            F.filter(values.cast("array<string>"), lambda v: v.isNotNull() & (F.trim(v) != "")),
-            F.array().cast("array<string>"),
+        col = _name(entity.column)
+        values = col if isinstance(schema[entity.column].dataType, ArrayType) else f"array({col})"
+        kept = (
+            f"coalesce(filter(CAST({values} AS array<string>), "
+            "v -> v IS NOT NULL AND trim(v) != ''), CAST(array() AS array<string>))"
         )
-        parts.append(F.transform(values, _tagger(entity.type)))
-    return F.concat(*parts) if parts else F.array().cast(ALERTS["entities"].dataType)
+        tag = f"named_struct('type', {sql_text(entity.type)}, 'value', v)"
+        parts.append(f"transform({kept}, v -> {tag})")
+    empty = f"CAST(array() AS {ALERTS['entities'].dataType.simpleString()})"
+    return f"concat({', '.join(parts)})" if parts else empty
 
 
-def _title(detection: Detection, fields: Column) -> Column:
-    """Render the title template with the first row's values (``{field}`` -> value or ``?``)."""
+def _title(detection: Detection) -> str:
+    """SQL rendering the title template with the first row's values (``{field}`` -> value or
+    ``?``)."""
     pieces = re.split(r"\{[a-z_][a-z0-9_]*\}", detection.title)
-    pattern = "%s".join(p.replace("%", "%%") for p in pieces)
-    names = detection.title_fields
-    if not names:
-        return F.lit(detection.title)
-    values = [F.coalesce(fields.getField(n), F.lit("?")) for n in names]
-    return F.format_string(pattern, *values)
+    if not detection.title_fields:
+        return sql_text(detection.title)
+    pattern = sql_text("%s".join(p.replace("%", "%%") for p in pieces))
+    values = [f"coalesce(_title.{_name(n)}, '?')" for n in detection.title_fields]
+    return f"format_string({pattern}, {', '.join(values)})"
 
 
-def _first_non_null(name: str) -> Column:
+def _first_non_null(name: str) -> str:
     """The value of ``name`` on the earliest row where it is not null (deterministic)."""
-    order = F.struct(F.col(name).isNull(), F.col("event_time"), F.col("evidence_id"))
-    return F.min_by(F.col(name), order)
+    col = _name(name)
+    return f"min_by({col}, struct({col} IS NULL, event_time, evidence_id)) AS {col}"
 
 
 def to_alerts(
     rows: DataFrame, detection: Detection, window_seconds: int, run_id: str, processed_at: datetime
 ) -> DataFrame:
-    """Group evidence rows into ``gold/alerts`` rows: one per dedupe-key values and window."""
+    """Group evidence rows into ``gold/alerts`` rows: one per dedupe-key values and window.
+
+    Built from SQL expression text: a few plan steps instead of thousands of Column calls, which
+    made building the alert frames cost more than evaluating them on small data.
+    """
     cols = set(rows.columns)
     schema = rows.schema
 
-    def opt(name: str) -> Column:
-        return F.col(name) if name in cols else F.lit(None).cast("string")
+    def opt(name: str, dtype: str = "string") -> str:
+        return _name(name) if name in cols else f"CAST(NULL AS {dtype})"
 
-    def as_text(name: str) -> Column:
-        dtype = schema[name].dataType
-        return F.array_join(F.col(name).cast("array<string>"), ", ") if isinstance(dtype, ArrayType) else F.col(name).cast("string")
+    def as_text(name: str) -> str:
+        col = _name(name)
+        if isinstance(schema[name].dataType, ArrayType):
+            return f"array_join(CAST({col} AS array<string>), ', ')"
+        return f"CAST({col} AS string)"
 
-    row_severity = F.coalesce(
-        F.when(_severity_rank(F.lower(opt("severity"))) > 0, F.lower(opt("severity"))), F.lit(detection.severity)
-    )
-    window = F.timestamp_seconds(
-        F.floor(F.unix_seconds(F.col("event_time")) / window_seconds) * window_seconds
+    severity = f"lower({opt('severity')})"
+    row_severity = (
+        f"coalesce(CASE WHEN array_position({_SEVERITIES}, {severity}) > 0 THEN {severity} END, "
+        f"{sql_text(detection.severity)})"
     )
     title_struct = (
-        F.struct(*[as_text(n).alias(n) for n in detection.title_fields]) if detection.title_fields else F.lit(None)
+        "named_struct("
+        + ", ".join(f"{sql_text(n)}, {as_text(n)}" for n in detection.title_fields)
+        + ")"
+        if detection.title_fields
+        else "NULL"
     )
-    keyed = rows.select(
-        F.col("event_time"),
-        F.coalesce(F.col("alert_time") if "alert_time" in cols else F.lit(None).cast("timestamp"), F.col("event_time")).alias("_alert_time"),
-        F.col("evidence_id"),
-        window.alias("window_start"),
-        *[F.coalesce(F.col(k).cast("string"), F.lit("")).alias(f"_k{i}") for i, k in enumerate(detection.dedupe_keys)],
-        _severity_rank(row_severity).alias("_rank"),
-        opt("account_id").alias("account_id"),
-        opt("region").alias("region"),
-        opt("principal_arn").alias("principal_arn"),
-        opt("access_key_id").alias("access_key_id"),
-        opt("source_ip").alias("source_ip"),
-        _entities(detection, schema).alias("_entities"),
-        F.struct(
-            F.col("evidence_id").alias("id"), F.col("source_file"), F.col("record_index")
-        ).alias("_evidence"),
-        title_struct.alias("_title"),
+    keyed = rows.selectExpr(
+        "event_time",
+        f"coalesce({opt('alert_time', 'timestamp')}, event_time) AS _alert_time",
+        "evidence_id",
+        f"timestamp_seconds(floor(unix_seconds(event_time) / {window_seconds}) * {window_seconds})"
+        " AS window_start",
+        *[
+            f"coalesce(CAST({_name(k)} AS string), '') AS _k{i}"
+            for i, k in enumerate(detection.dedupe_keys)
+        ],
+        f"array_position({_SEVERITIES}, {row_severity}) AS _rank",
+        *[
+            f"{opt(c)} AS {c}"
+            for c in ("account_id", "region", "principal_arn", "access_key_id", "source_ip")
+        ],
+        f"{_entities(detection, schema)} AS _entities",
+        "named_struct('id', evidence_id, 'source_file', source_file, 'record_index', record_index)"
+        " AS _evidence",
+        f"{title_struct} AS _title",
     )
     keys = ["window_start"] + [f"_k{i}" for i in range(len(detection.dedupe_keys))]
-    grouped = keyed.groupBy(*keys).agg(
-        F.min("event_time").alias("first_seen"),
-        F.max("event_time").alias("last_seen"),
-        F.min("_alert_time").alias("alert_time"),
-        F.count_distinct("evidence_id").alias("event_count"),
-        F.max("_rank").cast("int").alias("_rank"),
-        *[_first_non_null(c).alias(c) for c in ("account_id", "region", "principal_arn", "access_key_id")],
-        F.array_sort(F.collect_set("source_ip")).alias("source_ips"),
-        F.array_sort(F.array_distinct(F.flatten(F.collect_list("_entities")))).alias("entities"),
-        F.slice(F.array_sort(F.collect_set("_evidence")), 1, EVIDENCE_LIMIT).alias("evidence"),
-        F.min_by("_title", F.struct("event_time", "evidence_id")).alias("_title"),
-    )
-    id_text = F.concat_ws(
-        "\u001f", F.lit(detection.id), *[F.col(k) for k in keys[1:]],
-        F.date_format("window_start", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-    )
-    alerts = grouped.select(
-        F.substring(F.sha2(id_text, 256), 1, 32).alias("alert_id"),
-        F.lit(detection.id).alias("detection_id"),
-        F.lit(detection.name).alias("detection_name"),
-        _title(detection, F.col("_title")).alias("title"),
-        F.element_at(F.array(*[F.lit(s) for s in SEVERITIES]), F.col("_rank")).alias("severity"),
-        F.array(*[F.lit(t) for t in detection.techniques]).alias("mitre_techniques"),
-        F.array(*[F.lit(t) for t in detection.tactics]).alias("mitre_tactics"),
+    grouped = keyed.groupBy(*keys).agg(*[F.expr(e) for e in (
+        "min(event_time) AS first_seen",
+        "max(event_time) AS last_seen",
+        "min(_alert_time) AS alert_time",
+        "count(DISTINCT evidence_id) AS event_count",
+        "CAST(max(_rank) AS int) AS _rank",
+        *[_first_non_null(c) for c in ("account_id", "region", "principal_arn", "access_key_id")],
+        "array_sort(collect_set(source_ip)) AS source_ips",
+        "array_sort(array_distinct(flatten(collect_list(_entities)))) AS entities",
+        f"slice(array_sort(collect_set(_evidence)), 1, {EVIDENCE_LIMIT}) AS evidence",
+        "min_by(_title, struct(event_time, evidence_id)) AS _title",
+    )])
+    id_text = ", ".join([
+        sql_text(detection.id), *keys[1:], f"date_format(window_start, {sql_text(ALERT_ID_TIME)})"
+    ])
+    alerts = grouped.select(*[F.expr(e) for e in (
+        f"substring(sha2(concat_ws(chr(31), {id_text}), 256), 1, 32) AS alert_id",
+        f"{sql_text(detection.id)} AS detection_id",
+        f"{sql_text(detection.name)} AS detection_name",
+        f"{_title(detection)} AS title",
+        f"element_at({_SEVERITIES}, _rank) AS severity",
+        f"{_texts(detection.techniques)} AS mitre_techniques",
+        f"{_texts(detection.tactics)} AS mitre_tactics",
         "window_start", "first_seen", "last_seen", "alert_time",
-        F.lit(processed_at).alias("created_at"),
-        F.lit(processed_at).alias("updated_at"),
-        "event_count", "account_id", "region", "principal_arn", "access_key_id", "source_ips",
-        "entities", "evidence",
-        F.lit("open").alias("status"),
-        F.lit(run_id).alias("run_id"),
-    )
-    content = [c for c in alerts.columns if c not in ("created_at", "updated_at", "status", "run_id")]
-    fingerprint = F.sha2(F.to_json(F.struct(*[F.col(c) for c in content])), 256)
-    return alerts.withColumn("fingerprint", fingerprint).select(
-        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in ALERTS.fields]
-    )
+    )], F.lit(processed_at).alias("created_at"), F.lit(processed_at).alias("updated_at"), *[
+        F.expr(e) for e in (
+            "event_count", "account_id", "region", "principal_arn", "access_key_id", "source_ips",
+            "entities", "evidence", "'open' AS status", f"{sql_text(run_id)} AS run_id",
+        )
+    ])
+    bookkeeping = ("created_at", "updated_at", "status", "run_id")
+    content = ", ".join(_name(c) for c in alerts.columns if c not in bookkeeping)
+    fingerprint = f"sha2(to_json(struct({content})), 256)"
+    return alerts.selectExpr(*[
+        f"CAST({fingerprint if f.name == 'fingerprint' else _name(f.name)} AS "
+        f"{f.dataType.simpleString()}) AS {_name(f.name)}"
+        for f in ALERTS.fields
+    ])
