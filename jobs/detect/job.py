@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -122,9 +123,16 @@ def build_views(
     end: datetime,
     baselines: DataFrame,
     enrich_asn: bool = True,
+    readers: Sequence[str] = (),
 ) -> list[DataFrame]:
     """Register the detection views over ``[start, end)`` of the pinned snapshots, each read and
-    enriched once and cached (every detection of the run shares the scan); return the cached frames."""
+    enriched once; return the frames it cached.
+
+    ``readers`` are the SQL texts that will read the views. A view named in two or more of them
+    is cached (they share one scan); a view read once is not (caching would cost a full copy for
+    one scan). ``record_json``, the whole raw event, is left out of the cached CloudTrail view
+    (NULL) unless a reader names it.
+    """
     enable_parameter_binding(spark)
     enrichment.register_sql_functions(spark)
     intel = load_intel_or_empty()
@@ -133,6 +141,7 @@ def build_views(
     if enrich_asn and ranges is None:
         log.warning("no ASN range files under conf/intel/asn; src_asn stays empty")
     frames: dict[str, DataFrame] = {}
+    cached = []
     for view, snap in snaps.items():
         if snap.version is None:
             continue
@@ -140,13 +149,24 @@ def build_views(
         df = snap.read(spark).where((time_col >= F.lit(start)) & (time_col < F.lit(end)))
         if view == "cloudtrail_events":
             df = with_cloudtrail_extras(df)
+            if not _named(readers, "record_json"):
+                df = df.withColumn("record_json", F.lit(None).cast("string"))
             if ranges is not None:
                 df = enrichment.with_asn(df, "source_ip", ranges, prefix="src_")
         if view == "vpc_flows" and ranges is not None:
             df = enrichment.with_asn(df, "dstaddr", ranges, prefix="dst_")
-        frames[view] = df.persist(StorageLevel.MEMORY_AND_DISK)
+        if sum(_named([sql], view) for sql in readers) > 1:
+            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(df)
+        frames[view] = df
     register_views(spark, frames, baselines)
-    return list(frames.values())
+    return cached
+
+
+def _named(texts: Sequence[str], name: str) -> bool:
+    """Whether any of ``texts`` names ``name`` as a whole word."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return any(pattern.search(t) for t in texts)
 
 
 def _alerts_for(
@@ -192,7 +212,10 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
 
     span_start = min(pending[d.id][0].start - d.lookback for d in todo)
     span_end = max(pending[d.id][-1].end for d in todo)
-    cached = build_views(spark, snaps, span_start, span_end, gold["baselines"].toDF(), settings.enrich_asn)
+    readers = [d.sql for d in todo] + list(base.BASELINE_SOURCES.values())
+    cached = build_views(
+        spark, snaps, span_start, span_end, gold["baselines"].toDF(), settings.enrich_asn, readers
+    )
     try:
         parts = []
         for d in todo:
@@ -276,7 +299,10 @@ def retro_hunt(
     gold = ensure_gold(spark, conf["lakehouse"])
     snaps = {view: snapshot(spark, conf["lakehouse"], view) for view in TIME_EXPRESSIONS}
     now = datetime.now(timezone.utc)
-    cached = build_views(spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(), settings.enrich_asn)
+    cached = build_views(
+        spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(), settings.enrich_asn,
+        [detection.sql],
+    )
     try:
         params = detection_params(detection, load_settings(settings_path(conf)), conf)
         alerts = _alerts_for(spark, detection, params, [(lo, hi)], settings.window, run_id, now)
