@@ -3,8 +3,11 @@ points boto3, s3a and the DynamoDB LogStore at it. Never real AWS: credentials a
 
 from __future__ import annotations
 
-import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,19 +46,37 @@ class MotoEndpoint:
         )
 
 
-def moto_endpoint() -> Iterator[MotoEndpoint]:
-    """Start a threaded moto server on a free 127.0.0.1 port; stop it afterwards."""
-    from moto.server import ThreadedMotoServer
+def moto_endpoint(timeout: float = 60) -> Iterator[MotoEndpoint]:
+    """Start a moto server process on a free 127.0.0.1 port; stop it afterwards.
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    assert host == "127.0.0.1"
+    A process of its own, not a thread of the test process: its request handling then does not
+    compete with the tests' Python for the interpreter lock.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, "the moto server exited at start"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"moto server not listening after {timeout}s"
+                time.sleep(0.2)
         yield MotoEndpoint(f"http://127.0.0.1:{port}")
     finally:
-        server.stop()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def upload_tree(s3: Any, root: Path, bucket: str, prefix: str = "") -> int:
