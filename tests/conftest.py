@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from jobs.config import load_config
 from jobs.session import build_session
+from tests import background
 from tests.sample_lake import SampleLake
 
 # PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
@@ -40,3 +41,15 @@ def shared_real() -> Path:
 def sample_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SampleLake:
     """The sample through the pipeline, shared by the end-to-end modules (stages run on first use)."""
     return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the background jobs of the selected modules; their tests run last."""
+    background.start(config, items)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    started = config.stash.get(background.STASH, None)
+    if started is not None:
+        started.stop()

@@ -1,7 +1,8 @@
 """A smoke run of ``python -m bench`` at the smallest scale: the results document has its keys,
 and DuckDB's Parquet holds exactly as many rows as trailwarden's silver tables.
 
-A benchmark is not a test: nothing here looks at a timing.
+A benchmark is not a test: nothing here looks at a timing. The run starts when the suite is
+collected and works beside the other tests (``tests/background.py``); these tests run last.
 """
 
 from __future__ import annotations
@@ -14,38 +15,33 @@ from pathlib import Path
 
 import pytest
 
+from tests import background
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    out = tmp_path_factory.mktemp("bench")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--scale",
-            "0.001",
-            "--no-incremental",
-            "--out",
-            str(out),
-            "--docs",
-            str(out / "benchmarks.md"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+@background.job("test_bench_smoke.py")
+def run_bench(out: Path) -> dict:
+    """``python -m bench`` at the smallest scale into ``out``; the results document."""
+    with (out / "bench.log").open("wb") as log:
+        proc = background.popen(
+            [sys.executable, "-m", "bench", "--scale", "0.001", "--no-incremental",
+             "--out", str(out), "--docs", str(out / "benchmarks.md")],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        code = proc.wait(timeout=1800)
+    assert code == 0, (out / "bench.log").read_text(errors="replace")[-3000:]
     doc = json.loads((out / "results.json").read_text())
     doc["_markdown"] = (out / "benchmarks.md").read_text()
     return doc
+
+
+@pytest.fixture(scope="module")
+def results(request: pytest.FixtureRequest) -> dict:
+    return background.result(request, "test_bench_smoke.py")
 
 
 def test_results_have_every_section(results: dict) -> None:

@@ -1,5 +1,8 @@
 """The pipeline through ``spark-submit.sh`` on a Spark standalone cluster: a master and one worker
-started on 127.0.0.1 from the installed pyspark (its wheel has bin/spark-class, no sbin/)."""
+started on 127.0.0.1 from the installed pyspark (its wheel has bin/spark-class, no sbin/).
+
+The cluster and the run are a background job (``tests/background.py``): they start when the
+suite is collected and work beside the in-process tests; the test checks what the run wrote."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyspark
@@ -17,6 +20,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs import tables
+from tests import background
 from tests.landing_fixtures import write_hostile_landing
 from tests.s3_support import accounting, submit
 from tests.test_ingest_job import EXPECTED
@@ -32,7 +36,7 @@ def _free_port() -> int:
 
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen(
+        return background.popen(
             [str(SPARK_HOME / "bin" / "spark-class"), *args], stdout=out,
             stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
@@ -48,10 +52,19 @@ def _wait_for(log: Path, pattern: str, proc: subprocess.Popen[bytes], seconds: f
     raise AssertionError(f"{pattern!r} not in {log.name} after {seconds}s")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``spark://127.0.0.1:PORT#WORKER_LOG``: a running master with one 1-core, 1 GiB worker."""
-    tmp = tmp_path_factory.mktemp("cluster")
+@dataclass(frozen=True)
+class ClusterRun:
+    """What the pipeline run on the cluster printed and wrote, and the worker's log."""
+
+    stdout: str
+    lake: Path
+    worker_log: str
+
+
+@background.job("test_cluster.py")
+def run_on_cluster(tmp: Path) -> ClusterRun:
+    """Start a master and one 1-core, 1 GiB worker; run the pipeline on the hostile landing
+    zone through ``spark-submit.sh`` against them; stop the cluster."""
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_NO_DAEMONIZE": "1"}
     port = _free_port()
@@ -67,7 +80,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                              "--cores", "1", "--memory", "1g", "--webui-port", "0",
                              "--work-dir", str(tmp / "work")], worker_log, env))
         _wait_for(worker_log, r"Successfully registered with master", procs[1], 120)
-        yield f"{url}#{worker_log}"
+        write_hostile_landing(tmp / "landing")
+        lake = tmp / "lake"
+        out = submit(["pipeline", "--master", url, "--env", "test", "--no-detect",
+                      "--landing", str(tmp / "landing"), "--lakehouse", str(lake)],
+                     {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DRIVER_MEMORY": "1g"})
+        return ClusterRun(out, lake, worker_log.read_text())
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
@@ -82,22 +100,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_pipeline_runs_on_a_standalone_cluster(
-    cluster: str, spark: SparkSession, tmp_path: Path
+    request: pytest.FixtureRequest, spark: SparkSession
 ) -> None:
-    write_hostile_landing(tmp_path / "landing")
-    lake = tmp_path / "lake"
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DRIVER_MEMORY": "1g"}
-    out = submit(["pipeline", "--master", cluster.split("#", 1)[0], "--env", "test", "--no-detect",
-                  "--landing", str(tmp_path / "landing"), "--lakehouse", str(lake)], env)
+    run: ClusterRun = background.result(request, "test_cluster.py")
 
-    assert accounting(out) == {
+    assert accounting(run.stdout) == {
         source: (a.files, a.files_skipped, a.records_read, a.rows_written, a.duplicates,
                  a.quarantined)
         for source, a in EXPECTED.items()
     }
-    counts = {name: spark.read.format("delta").load(tables.table_path(str(lake), name)).count()
+    counts = {name: spark.read.format("delta").load(tables.table_path(str(run.lake), name)).count()
               for name in (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY)}
     assert counts == {tables.CLOUDTRAIL: 23, tables.VPC_FLOWS_TABLE: 9, tables.GUARDDUTY: 1}
-    worker_log = Path(cluster.split("#", 1)[1])
-    assert "Asked to launch executor" in worker_log.read_text()  # it ran on the worker
-
+    assert "Asked to launch executor" in run.worker_log  # it ran on the worker

@@ -1,7 +1,14 @@
-"""The ingest job over a hostile landing zone: exact accounting, contents, reruns and crashes."""
+"""The ingest job over a hostile landing zone: exact accounting, contents, reruns and crashes.
+
+The killed spark-submit run is a background job (``tests/background.py``): this module's tests
+run last."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +19,10 @@ from jobs import tables
 from jobs.config import load_config
 from jobs.ingest import job as ingest_job
 from jobs.ingest.job import Accounting, run_ingest
+from tests import background
 from tests.landing_fixtures import write_hostile_landing
 
+ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "cloudtrail": Accounting("cloudtrail", files=11, files_skipped=1, records_read=43,
                              rows_written=23, duplicates=11, quarantined=9),
@@ -144,23 +153,16 @@ def test_crash_before_the_manifest_then_rerun_leaves_no_duplicates(
     assert read(spark, conf, tables.QUARANTINE_TABLE).count() == 15
 
 
-@pytest.mark.slow
-def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
-    spark: SparkSession, tmp_path: Path
-) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
-
-    write_hostile_landing(tmp_path / "landing")
-    conf = conf_for(tmp_path)
-    root = Path(__file__).resolve().parents[1]
-    first_merge = Path(conf["lakehouse"]) / tables.CLOUDTRAIL / "_delta_log" / (
-        "00000000000000000001.json")
-    proc = subprocess.Popen(
-        [str(root / "spark-submit.sh"), "ingest", "--env", "test", "--landing",
-         str(tmp_path / "landing"), "--lakehouse", conf["lakehouse"]],
+@background.job("test_ingest_job.py")
+def killed_run(tmp: Path) -> Path:
+    """``spark-submit.sh ingest`` of the hostile landing zone under ``tmp``, SIGKILLed right
+    after its first silver commit (a background job: it runs beside the in-process tests)."""
+    write_hostile_landing(tmp / "landing")
+    lake = Path(conf_for(tmp)["lakehouse"])
+    first_merge = lake / tables.CLOUDTRAIL / "_delta_log" / "00000000000000000001.json"
+    proc = background.popen(
+        [str(ROOT / "spark-submit.sh"), "ingest", "--env", "test", "--landing",
+         str(tmp / "landing"), "--lakehouse", str(lake)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
@@ -171,6 +173,14 @@ def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    return tmp
+
+
+@pytest.mark.slow
+def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
+    request: pytest.FixtureRequest, spark: SparkSession
+) -> None:
+    conf = conf_for(background.result(request, "test_ingest_job.py"))
     rerun = {a.source: a for a in run_ingest(spark, conf, "after-kill")}
     assert all(a.balanced() for a in rerun.values())
     assert read(spark, conf, tables.CLOUDTRAIL).count() == 23

@@ -5,13 +5,20 @@ give on local disk; a rerun adds nothing.
 To stay within the suite's time budget the buckets hold one hour of the sample day (the attack's
 hour, 14:00-15:00 UTC: ~120 objects of every kind), not all ~2,600 objects: the per-object
 request cost against the moto server dominates, and one hour exercises every code path.
+
+The S3 runs are a background job (``tests/background.py``, with its own moto server): they start
+when the suite is collected and work beside the in-process tests; the test then ingests the same
+files from local disk in-process and compares.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,19 +27,14 @@ from pyspark.sql import SparkSession
 from jobs import tables
 from jobs.config import load_config
 from jobs.ingest.job import run_ingest
-from jobs.sample_data import generate
-from tests.moto_server import MotoEndpoint, moto_endpoint, upload_tree
-from tests.s3_support import accounting, delta_row_count, submit
+from tests import background
+from tests.moto_server import moto_endpoint, upload_tree
+from tests.s3_support import ROOT, accounting, delta_row_count, submit
 
 LOGS, LAKE = "tw-logs", "tw-lake"
 HOUR = re.compile(r"_20261120T14|/GuardDuty/")
 TABLES = (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY, tables.QUARANTINE_TABLE,
           tables.INGESTED_FILES_TABLE)
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoEndpoint]:
-    yield from moto_endpoint()
 
 
 def one_hour(sample: Path, out: Path) -> int:
@@ -45,40 +47,65 @@ def one_hour(sample: Path, out: Path) -> int:
     return len(picked)
 
 
+@dataclass(frozen=True)
+class S3Runs:
+    """The two pipeline runs on S3: landing files, accounting, table row counts, LogStore state."""
+
+    landing: Path
+    files: int
+    uploaded: int
+    first: dict[str, tuple[int, ...]]
+    counts: dict[str, int]
+    commits_complete: bool
+    rerun: dict[str, tuple[int, ...]]
+    counts_after_rerun: dict[str, int]
+
+
+@background.job("test_s3_pipeline.py")
+def run_on_s3(tmp: Path) -> S3Runs:
+    """Upload one hour of the sample to a moto server and run the pipeline on it twice through
+    ``spark-submit.sh`` (a background job: it runs beside the in-process tests)."""
+    subprocess.run([sys.executable, "-m", "jobs.sample_data", "--out", str(tmp / "sample")],
+                   cwd=ROOT, check=True, capture_output=True)
+    landing = tmp / "landing"
+    files = one_hour(tmp / "sample", landing)
+    with contextmanager(moto_endpoint)() as moto:
+        s3 = moto.client("s3")
+        for bucket in (LOGS, LAKE):
+            s3.create_bucket(Bucket=bucket)
+        uploaded = upload_tree(s3, landing, LOGS, "org/")
+        args = [
+            "pipeline", "--env", "test", "--no-detect",
+            "--set", "s3.path_style_access=true",
+            "--landing", f"s3a://{LOGS}/org", "--lakehouse", f"s3a://{LAKE}/lakehouse",
+        ]
+        first = accounting(submit(args, moto.env()))
+        counts = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
+        commits = moto.client("dynamodb").scan(TableName="trailwarden_delta_log")["Items"]
+        complete = bool(commits) and all(c["complete"]["S"] == "true" for c in commits)
+        rerun = accounting(submit(args, moto.env()))
+        after = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
+    return S3Runs(landing, files, uploaded, first, counts, complete, rerun, after)
+
+
 @pytest.mark.slow
 def test_pipeline_on_s3_matches_local_disk_and_reruns_add_nothing(
-    moto: MotoEndpoint, spark: SparkSession, tmp_path: Path
+    request: pytest.FixtureRequest, spark: SparkSession, tmp_path: Path
 ) -> None:
-    generate(tmp_path / "sample")
-    landing = tmp_path / "landing"
-    files = one_hour(tmp_path / "sample", landing)
-    local_conf = load_config("test", [f"landing={landing}", f"lakehouse={tmp_path / 'lake'}"])
+    runs: S3Runs = background.result(request, "test_s3_pipeline.py")
+    local_conf = load_config("test", [f"landing={runs.landing}", f"lakehouse={tmp_path / 'lake'}"])
     local = {a.source: (a.files, a.files_skipped, a.records_read, a.rows_written, a.duplicates,
                         a.quarantined) for a in run_ingest(spark, local_conf, "local")}
     local_counts = {
         name: spark.read.format("delta").load(tables.table_path(local_conf["lakehouse"], name))
         .count() for name in TABLES
     }
-    s3 = moto.client("s3")
-    for bucket in (LOGS, LAKE):
-        s3.create_bucket(Bucket=bucket)
-    assert upload_tree(s3, landing, LOGS, "org/") == files
-    args = [
-        "pipeline", "--env", "test", "--no-detect",
-        "--set", "s3.path_style_access=true",
-        "--landing", f"s3a://{LOGS}/org", "--lakehouse", f"s3a://{LAKE}/lakehouse",
-    ]
 
-    first = accounting(submit(args, moto.env()))
-
-    assert first == local
-    assert {"cloudtrail", "vpcflow", "guardduty", "cloudtrail_digest"} <= set(first)
-    counts = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
-    assert counts == local_counts
-    assert counts[tables.INGESTED_FILES_TABLE] == files
-    commits = moto.client("dynamodb").scan(TableName="trailwarden_delta_log")["Items"]
-    assert commits and all(c["complete"]["S"] == "true" for c in commits)
-
-    rerun = submit(args, moto.env())
-    assert accounting(rerun) == {}
-    assert {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES} == counts
+    assert runs.uploaded == runs.files
+    assert runs.first == local
+    assert {"cloudtrail", "vpcflow", "guardduty", "cloudtrail_digest"} <= set(runs.first)
+    assert runs.counts == local_counts
+    assert runs.counts[tables.INGESTED_FILES_TABLE] == runs.files
+    assert runs.commits_complete
+    assert runs.rerun == {}
+    assert runs.counts_after_rerun == runs.counts
