@@ -69,11 +69,13 @@ def _raw_values(values: Column) -> dict[str, Column]:
 
 
 def _field_checks(raw: dict[str, Column]) -> list[Column]:
+    """Reasons a line's fields are wrong, over its raw values and its typed columns (cast once,
+    in :func:`parse_lines`)."""
     checks = []
     for field, (_, dtype) in FIELDS.items():
         present = raw[field].isNotNull() & (raw[field] != "-")
         if isinstance(dtype, (IntegerType, LongType)):
-            typed = raw[field].try_cast(dtype)
+            typed = F.col(column_name(field))
             checks.append(F.when(present & typed.isNull(), F.lit(f"{field} is not a number")))
             if field in _RANGES:
                 checks.append(
