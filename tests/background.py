@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -48,9 +49,17 @@ class Background:
         self.dirs = {
             m: Path(tempfile.mkdtemp(prefix=f"trailwarden-{Path(m).stem}-")) for m in modules
         }
+        self.seconds: dict[str, float] = {}
         self.futures: dict[str, Future[Any]] = {
-            m: self.pool.submit(_JOBS[m], self.dirs[m]) for m in modules
+            m: self.pool.submit(self._timed, m) for m in modules
         }
+
+    def _timed(self, module_file: str) -> Any:
+        start = time.monotonic()
+        try:
+            return _JOBS[module_file](self.dirs[module_file])
+        finally:
+            self.seconds[module_file] = time.monotonic() - start
 
     def result(self, module_file: str, timeout: float = 1800) -> Any:
         return self.futures[module_file].result(timeout=timeout)
@@ -77,6 +86,14 @@ def start(config: pytest.Config, items: list[pytest.Item]) -> None:
             i for i in items if i.path.name in modules
         ]
         config.stash[STASH] = Background(modules)
+
+
+def report(config: pytest.Config) -> list[str]:
+    """One line per finished background job with its wall time (for the terminal summary)."""
+    started = config.stash.get(STASH, None)
+    if started is None:
+        return []
+    return [f"{s:7.1f}s background {m}" for m, s in sorted(started.seconds.items(), key=lambda x: -x[1])]
 
 
 def result(request: pytest.FixtureRequest, module_file: str) -> Any:

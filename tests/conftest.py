@@ -49,6 +49,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     background.start(config, items)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = background.report(terminalreporter.config)
+    if lines:
+        terminalreporter.write_sep("=", "background jobs (wall time, beside the in-process tests)")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     started = config.stash.get(background.STASH, None)
     if started is not None:
