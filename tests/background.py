@@ -93,7 +93,8 @@ def report(config: pytest.Config) -> list[str]:
     started = config.stash.get(STASH, None)
     if started is None:
         return []
-    return [f"{s:7.1f}s background {m}" for m, s in sorted(started.seconds.items(), key=lambda x: -x[1])]
+    by_time = sorted(started.seconds.items(), key=lambda item: -item[1])
+    return [f"{seconds:7.1f}s background {module}" for module, seconds in by_time]
 
 
 def result(request: pytest.FixtureRequest, module_file: str) -> Any:
