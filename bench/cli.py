@@ -24,6 +24,7 @@ from bench.runner import (
     source_files,
 )
 from jobs.config import PROJECT_ROOT
+from jobs.sample_data import hour_range
 
 log = logging.getLogger("bench")
 
@@ -58,6 +59,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=os.cpu_count() or 1,
         help="cores given to DuckDB and the floor (Spark uses local[*])",
     )
+    parser.add_argument(
+        "--hours",
+        type=hour_range,
+        help="generate only the files delivered in these UTC hours, e.g. 14 or 13-15 (smoke runs)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes generating the data")
     parser.add_argument("--data", type=Path, default=DATA_ROOT, help="landing-zone cache")
     parser.add_argument("--out", type=Path, default=OUT_ROOT, help="working files and results.json")
@@ -79,13 +85,15 @@ def _scaling(
         if factor == 1:
             result, counts = base, base_counts
         else:
-            landing = ensure_landing(scale, args.workers, args.data)
-            result = run_trailwarden(landing, args.out / f"scale-{scale_label(scale)}", args.cores)
+            landing = ensure_landing(scale, args.workers, args.data, args.hours)
+            result = run_trailwarden(
+                landing, args.out / f"scale-{scale_label(scale, args.hours)}", args.cores
+            )
             counts = landing.counts
         runs.append(
             {
                 "factor": factor,
-                "scale": scale_label(scale),
+                "scale": scale_label(scale, args.hours),
                 "cloudtrail_records": counts["cloudtrail"]["records"],
                 "vpcflow_records": counts["vpcflow"]["records"],
                 "pipeline_s": result["pipeline_wall_s"],
@@ -106,15 +114,15 @@ def _scaling(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement of one invocation; returns the results document."""
     machine = describe()
-    landing = ensure_landing(args.scale, args.workers, args.data)
-    work = args.out / f"scale-{scale_label(args.scale)}"
+    landing = ensure_landing(args.scale, args.workers, args.data, args.hours)
+    work = args.out / f"scale-{scale_label(args.scale, args.hours)}"
     files = source_files(landing)
     tw = run_trailwarden(landing, work, args.cores)
     duck = run_duckdb(files, work, args.cores)
     floor = run_floor(files, work, args.cores)
     results: dict[str, Any] = {
         "scale": args.scale,
-        "scale_label": scale_label(args.scale),
+        "scale_label": scale_label(args.scale, args.hours),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine,
         "landing": {

@@ -27,9 +27,10 @@ OUT_ROOT = PROJECT_ROOT / "bench" / "out"
 _DELIVERY_TIME = re.compile(r"_(\d{8}T\d{4,6}Z)_")
 
 
-def scale_label(scale: float) -> str:
-    """``1.0`` -> ``1``, ``0.01`` -> ``0.01``: the name of a scale in paths and tables."""
-    return f"{scale:g}"
+def scale_label(scale: float, hours: tuple[int, int] | None = None) -> str:
+    """``1.0`` -> ``1``, ``0.01`` -> ``0.01``, and ``0.001-h14-15`` for delivery hours 14 to 15
+    only: the name of a landing zone in paths and tables."""
+    return f"{scale:g}" + (f"-h{hours[0]}-{hours[1]}" if hours else "")
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,15 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def ensure_landing(scale: float, workers: int, data_root: Path = DATA_ROOT) -> Landing:
-    """The landing zone for ``scale``: reused when ``READY.json`` says it is complete."""
+def ensure_landing(
+    scale: float, workers: int, data_root: Path = DATA_ROOT, hours: tuple[int, int] | None = None
+) -> Landing:
+    """The landing zone for ``scale`` (only the files delivered in ``hours`` when given): reused
+    when ``READY.json`` says it is complete."""
     from jobs.sample_data import generate
 
-    base = data_root / f"scale-{scale_label(scale)}"
+    label = scale_label(scale, hours)
+    base = data_root / f"scale-{label}"
     marker, root = base / "READY.json", base / "landing"
     if marker.is_file() and root.is_dir():
         return Landing(scale, root, json.loads(marker.read_text())["counts"], None)
@@ -65,9 +70,9 @@ def ensure_landing(scale: float, workers: int, data_root: Path = DATA_ROOT) -> L
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
     base.mkdir(parents=True, exist_ok=True)
-    log.info("generating the scale-%s landing zone under %s", scale_label(scale), root)
+    log.info("generating the scale-%s landing zone under %s", label, root)
     began = time.perf_counter()
-    summary = generate(partial, scale=scale, workers=workers)
+    summary = generate(partial, scale=scale, workers=workers, hours=hours)
     took = time.perf_counter() - began
     partial.rename(root)
     counts = {

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from jobs.sample.build import DEFAULT_DAY, generate, write_remediation
+from jobs.sample.build import DEFAULT_DAY, check_hours, generate, write_remediation
 from jobs.sample.ground_truth import ATTACK, Attack
 from jobs.sample.output import Count, Summary
 
@@ -24,10 +24,22 @@ __all__ = [
     "Count",
     "Summary",
     "generate",
+    "hour_range",
     "main",
     "parse_args",
     "write_remediation",
 ]
+
+
+def hour_range(text: str) -> tuple[int, int]:
+    """``"14"`` -> ``(14, 14)``, ``"13-15"`` -> ``(13, 15)``: UTC delivery hours, inclusive."""
+    first, _, last = text.partition("-")
+    try:
+        return check_hours((int(first), int(last or first)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a range of UTC hours such as 14 or 13-15"
+        ) from None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -42,6 +54,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--day", type=date.fromisoformat, default=DEFAULT_DAY, help="UTC day (ISO)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--hours",
+        type=hour_range,
+        help="only the files delivered in these UTC hours, e.g. 13-15 (default: the whole day)",
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="processes (accounts run in parallel)"
     )
@@ -64,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = write_remediation(args.out, day=args.day, seed=args.seed)
     else:
         summary = generate(
-            args.out, scale=args.scale, day=args.day, seed=args.seed, workers=args.workers
+            args.out,
+            scale=args.scale,
+            day=args.day,
+            seed=args.seed,
+            workers=args.workers,
+            hours=args.hours,
         )
     for line in summary.lines():
         print(line)

@@ -342,6 +342,31 @@ def test_generation_is_byte_identical(
     assert digests(_files(again)) == digests(files)
 
 
+def test_hours_keep_exactly_the_day_files_delivered_in_them(
+    files: dict[str, Path], landing: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    summary = generate(tmp_path, hours=(13, 14))
+    part = _files(tmp_path)
+    stamp = re.compile(r"_20261120T(\d{2})\d{2,4}Z[_.]")
+    expected = {
+        k for k in files
+        if (m := stamp.search(k.rsplit("/", 1)[-1])) is None or m.group(1) in ("13", "14")
+    }
+    assert set(part) == expected
+    assert all(part[k].read_bytes() == files[k].read_bytes() for k in part)
+    assert summary.guardduty == landing[1].guardduty  # exports name no delivery time: all kept
+    assert 0 < summary.cloudtrail.files < landing[1].cloudtrail.files
+    assert summary.cloudtrail.records == sum(
+        len(json.loads(gzip.decompress(p.read_bytes()))["Records"])
+        for k, p in part.items() if _source(k) == "cloudtrail"
+    )
+    assert summary.vpcflow.records == sum(
+        len(_lines(p)) - 1 for k, p in part.items() if _source(k) == "vpcflow"
+    )
+    with pytest.raises(ValueError, match="hours"):
+        generate(tmp_path / "bad", hours=(15, 13))
+
+
 def test_remediation_adds_the_clean_up_beside_the_day(
     files: dict[str, Path], tmp_path: Path
 ) -> None:

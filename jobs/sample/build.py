@@ -33,21 +33,34 @@ BASE_FLOWS = 6_000  # routine flow records at scale 0 (the attack adds ~11,800)
 FLOWS_PER_SCALE = 5_000_000
 
 
+def check_hours(hours: tuple[int, int]) -> tuple[int, int]:
+    """``hours`` when it is a (first, last) range of UTC hours, else a ValueError."""
+    if not 0 <= hours[0] <= hours[1] <= 23:
+        raise ValueError(f"hours must run from 0 to 23, first <= last; got {hours[0]}-{hours[1]}.")
+    return hours
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What to generate: the day, the seed, routine volumes and the number of accounts."""
+    """What to generate: the day, the seed, routine volumes, the number of accounts and the
+    delivery hours written (None: all)."""
 
     day: date
     seed: int
     events: int
     flows: int
     accounts: int
+    hours: tuple[int, int] | None = None
 
     @classmethod
-    def of(cls, scale: float, day: date, seed: int) -> Plan:
+    def of(
+        cls, scale: float, day: date, seed: int, hours: tuple[int, int] | None = None
+    ) -> Plan:
         """The plan for ``scale`` (0: demo sample; 1: ~1M events and ~5M flow records)."""
         if scale < 0:
             raise ValueError(f"scale must be >= 0, got {scale}")
+        if hours:
+            check_hours(hours)
         events = max(BASE_EVENTS, round(EVENTS_PER_SCALE * scale))
         return cls(
             day,
@@ -55,6 +68,7 @@ class Plan:
             events,
             max(BASE_FLOWS, round(FLOWS_PER_SCALE * scale)),
             account_count(events),
+            hours,
         )
 
     def share(self, index: int) -> float:
@@ -64,10 +78,17 @@ class Plan:
 
 
 def generate(
-    out_dir: Path, *, scale: float = 0.0, day: date = DEFAULT_DAY, seed: int = 7, workers: int = 1
+    out_dir: Path,
+    *,
+    scale: float = 0.0,
+    day: date = DEFAULT_DAY,
+    seed: int = 7,
+    workers: int = 1,
+    hours: tuple[int, int] | None = None,
 ) -> Summary:
-    """Write one day of CloudTrail, flow logs and GuardDuty under ``out_dir`` (deterministic)."""
-    plan = Plan.of(scale, day, seed)
+    """Write one day of CloudTrail, flow logs and GuardDuty under ``out_dir`` (deterministic);
+    with ``hours=(first, last)`` only the files delivered in those UTC hours."""
+    plan = Plan.of(scale, day, seed, hours)
     log.info(
         "generating %s: %d accounts, ~%d events, ~%d flow records",
         day,
@@ -90,7 +111,8 @@ def _account_job(job: tuple[Path, Plan, int]) -> Summary:
 
 def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
     """Everything the ``index``-th account delivers in the day."""
-    account, clock, sink = build_account(plan.seed, index), Clock(plan.day), Sink(out_dir)
+    account, clock = build_account(plan.seed, index), Clock(plan.day)
+    sink = Sink(out_dir, plan.hours)
     acct, share = account.account_id, plan.share(index)
     summary = Summary()
 

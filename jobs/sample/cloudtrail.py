@@ -135,9 +135,9 @@ def write_trail(
         name = f"{account}_CloudTrail_{region}_{clock.stamp(delivered)}_{ids.alnum(16)}.json.gz"
         key = folder + name
         body = dumps({"Records": records})
-        sink.put(key, body)
-        count.add(len(records))
-        files.append(
+        if sink.put(key, body):
+            count.add(len(records))
+        files.append(  # digests list every delivered file, written or not
             LogFile(
                 key,
                 delivered,
@@ -198,7 +198,7 @@ def write_digests(
                 ],
             }
         )
-        sink.put(key, body)
-        count.add(len(logs))
+        if sink.put(key, body):
+            count.add(len(logs))
         previous = (key, hashlib.sha256(body).hexdigest(), ids.hex(512))
     return count

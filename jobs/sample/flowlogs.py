@@ -175,6 +175,6 @@ def write_flow_log(
         lines = [fmt(rec) for _, rec in group]
         stamp = clock.stamp(clock.delivery(window))
         name = f"{account}_vpcflowlogs_{region}_{flow_log_id}_{stamp}_{ids.hex(8)}.log.gz"
-        sink.put(folder + name, ("\n".join([header, *lines]) + "\n").encode())
-        count.add(len(lines))
+        if sink.put(folder + name, ("\n".join([header, *lines]) + "\n").encode()):
+            count.add(len(lines))
     return count

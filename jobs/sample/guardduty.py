@@ -227,6 +227,6 @@ def write_exports(sink: Sink, ids: Ids, clock: Clock, exports: list[tuple[Site, 
     count = Count()
     for site, export in sorted(exports, key=lambda se: (se[1].second, se[0].region)):
         key = f"AWSLogs/{site.account}/GuardDuty/{site.region}/{clock.path}/{ids.uuid()}.jsonl.gz"
-        sink.put(key, dumps(export.finding) + b"\n")
-        count.add(1)
+        if sink.put(key, dumps(export.finding) + b"\n"):
+            count.add(1)
     return count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -63,18 +64,32 @@ class Summary:
         ]
 
 
-class Sink:
-    """Writes gzip objects under ``root`` at S3-style keys, creating folders as needed."""
+_DELIVERY_HOUR = re.compile(r"_\d{8}T(\d{2})\d{2,4}Z[_.]")
 
-    def __init__(self, root: Path) -> None:
+
+class Sink:
+    """Writes gzip objects under ``root`` at S3-style keys, creating folders as needed.
+
+    With ``hours=(first, last)`` only objects delivered in those UTC hours (inclusive) are
+    written, byte for byte as in the whole day; objects whose key names no delivery time
+    (GuardDuty exports) always are.
+    """
+
+    def __init__(self, root: Path, hours: tuple[int, int] | None = None) -> None:
         self.root = root
+        self.hours = hours
         self._made: set[Path] = set()
 
-    def put(self, key: str, body: bytes) -> None:
-        """Write ``gzip(body)`` at ``root/key`` with a fixed header (mtime 0, no name)."""
+    def put(self, key: str, body: bytes) -> bool:
+        """Write ``gzip(body)`` at ``root/key`` with a fixed header (mtime 0, no name); return
+        whether it was written (False when its delivery hour is outside ``hours``)."""
+        match = _DELIVERY_HOUR.search(key.rsplit("/", 1)[-1])
+        if self.hours and match and not self.hours[0] <= int(match.group(1)) <= self.hours[1]:
+            return False
         path = self.root / key
         parent = path.parent
         if parent not in self._made:
             parent.mkdir(parents=True, exist_ok=True)
             self._made.add(parent)
         path.write_bytes(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
+        return True
