@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.ports import free_port
+
 REGION = "us-east-1"
 
 
@@ -52,9 +54,7 @@ def moto_endpoint(timeout: float = 60) -> Iterator[MotoEndpoint]:
     A process of its own, not a thread of the test process: its request handling then does not
     compete with the tests' Python for the interpreter lock.
     """
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -22,16 +21,11 @@ from pyspark.sql import SparkSession
 from jobs import tables
 from tests import background
 from tests.landing_fixtures import write_hostile_landing
+from tests.ports import free_port
 from tests.s3_support import accounting, submit
 from tests.test_ingest_job import EXPECTED
 
 SPARK_HOME = Path(pyspark.__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -67,7 +61,7 @@ def run_on_cluster(tmp: Path) -> ClusterRun:
     zone through ``spark-submit.sh`` against them; stop the cluster."""
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_NO_DAEMONIZE": "1"}
-    port = _free_port()
+    port = free_port()
     url = f"spark://127.0.0.1:{port}"
     procs = []
     try:
