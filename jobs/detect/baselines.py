@@ -13,6 +13,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.frames import union_all
+
 log = logging.getLogger("trailwarden.detect")
 
 BASELINES_TABLE = "gold/baselines/first_seen"
@@ -64,11 +66,8 @@ def observations(spark: SparkSession, start: datetime, end: datetime) -> DataFra
         ).select(F.lit(kind).alias("kind"), "subject", "value", "event_time")
         for kind, sql in BASELINE_SOURCES.items()
     ]
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.unionByName(part)
     return (
-        union.where(F.col("subject").isNotNull() & F.col("value").isNotNull())
+        union_all(parts).where(F.col("subject").isNotNull() & F.col("value").isNotNull())
         .groupBy("kind", "subject", "value")
         .agg(F.min("event_time").alias("first_seen"), F.max("event_time").alias("last_seen"))
     )

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -47,6 +46,7 @@ from jobs.detect.state import (
     snapshot,
 )
 from jobs.detect.views import TIME_EXPRESSIONS, register_views, with_cloudtrail_extras
+from jobs.frames import materialize, release, union_all
 from schemas.alerts import ALERTS, BASELINES, DETECTION_RUNS
 
 log = logging.getLogger("trailwarden.detect")
@@ -126,12 +126,12 @@ def build_views(
     readers: Sequence[str] = (),
 ) -> list[DataFrame]:
     """Register the detection views over ``[start, end)`` of the pinned snapshots, each read and
-    enriched once; return the frames it cached.
+    enriched once; return the frames it materialized (``jobs.frames.release`` them).
 
     ``readers`` are the SQL texts that will read the views. A view named in two or more of them
-    is cached (they share one scan); a view read once is not (caching would cost a full copy for
-    one scan). ``record_json``, the whole raw event, is left out of the cached CloudTrail view
-    (NULL) unless a reader names it.
+    is materialized (they share one scan, and plan against a scan of the kept rows); a view read
+    once is not (that would cost a full copy for one scan). ``record_json``, the whole raw event,
+    is left out of the materialized CloudTrail view (NULL) unless a reader names it.
     """
     enable_parameter_binding(spark)
     enrichment.register_sql_functions(spark)
@@ -156,7 +156,7 @@ def build_views(
         if view == "vpc_flows" and ranges is not None:
             df = enrichment.with_asn(df, "dstaddr", ranges, prefix="dst_")
         if sum(_named([sql], view) for sql in readers) > 1:
-            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+            df = materialize(df)
             cached.append(df)
         frames[view] = df
     register_views(spark, frames, baselines)
@@ -177,10 +177,7 @@ def _alerts_for(
         to_alerts(evaluate(spark, detection, params, lo, hi), detection, int(step.total_seconds()), run_id, now)
         for lo, hi in spans
     ]
-    out = frames[0] if frames else None
-    for f in frames[1:]:
-        out = out.unionByName(f)  # type: ignore[union-attr]
-    return out
+    return union_all(frames) if frames else None
 
 
 def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Summary:
@@ -225,12 +222,10 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
             frame = _alerts_for(spark, d, params, spans, settings.window, run_id, now)
             if frame is not None:
                 parts.append(frame)
-        alerts = parts[0]
-        for p in parts[1:]:
-            alerts = alerts.unionByName(p)
-        alerts = alerts.persist(StorageLevel.MEMORY_AND_DISK)
-        changed = changes(gold["alerts"].toDF(), alerts).persist(StorageLevel.MEMORY_AND_DISK)
-        cached += [alerts, changed]
+        alerts = materialize(union_all(parts))
+        cached.append(alerts)
+        changed = materialize(changes(gold["alerts"].toDF(), alerts))
+        cached.append(changed)
         counts = {(r["detection_id"], r["window_start"]): r["n"] for r in
                   alerts.groupBy("detection_id", "window_start").agg(F.count("*").alias("n")).collect()}
         kinds = {r["change"]: r["n"] for r in changed.groupBy("change").agg(F.count("*").alias("n")).collect()}
@@ -245,9 +240,8 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
         for d in todo:
             summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
     finally:
-        # Dependents first: uncaching a frame re-plans every cached frame built on it.
-        for df in reversed(cached):
-            df.unpersist()
+        for df in cached:
+            release(df)
     log.info("detect: %s", summary)
     return summary
 
@@ -307,17 +301,17 @@ def retro_hunt(
         params = detection_params(detection, load_settings(settings_path(conf)), conf)
         alerts = _alerts_for(spark, detection, params, [(lo, hi)], settings.window, run_id, now)
         assert alerts is not None
-        alerts = alerts.persist(StorageLevel.MEMORY_AND_DISK)
+        alerts = materialize(alerts)
+        cached.append(alerts)
         found = alerts.count()
-        delta = changes(gold["alerts"].toDF(), alerts).persist(StorageLevel.MEMORY_AND_DISK)
-        cached += [alerts, delta]
+        delta = materialize(changes(gold["alerts"].toDF(), alerts))
+        cached.append(delta)
         rows = [r.asDict(recursive=True) for r in delta.orderBy("first_seen", "alert_id").collect()]
         if write and rows:
             merge_alerts(gold["alerts"], delta)
     finally:
-        # Dependents first: uncaching a frame re-plans every cached frame built on it.
-        for df in reversed(cached):
-            df.unpersist()
+        for df in cached:
+            release(df)
     new = [r for r in rows if r["change"] == "new"]
     changed = [r for r in rows if r["change"] == "changed"]
     return HuntResult(new, changed, found - len(rows))

@@ -29,6 +29,7 @@ from pyspark.sql.types import (
 
 from jobs.detect.durations import parse_duration
 from jobs.enrichment import with_asn
+from jobs.frames import materialize, release
 from jobs.incidents import assemble, graph, scope
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
@@ -249,7 +250,7 @@ def correlate(
         F.col("event_date").between(F.lit(lo.date()), F.lit(hi.date()))
         & F.col("event_time").between(F.lit(lo), F.lit(hi))
     )
-    created_all = created_resources(events).persist()
+    created_all = materialize(created_resources(events))
     owners = find_owners(created_all, chosen)
     groups = graph.assign_ids(graph.group_alerts(chosen, owners, settings.window), alert_owner)
     log.info("incidents: %d alerts -> %d incidents", len(chosen), len(groups))
@@ -271,10 +272,10 @@ def correlate(
                     )
                 )
     identities = spark.createDataFrame(id_rows, IDENTITIES)
-    inc_events = scope.incident_events(events, identities).persist()
-    starts_df = scope.session_starts(
-        inc_events, int(settings.session_gap.total_seconds())
-    ).persist()
+    inc_events = materialize(scope.incident_events(events, identities))
+    starts_df = materialize(
+        scope.session_starts(inc_events, int(settings.session_gap.total_seconds()))
+    )
     starts = {r["incident_id"]: aware(r) for r in starts_df.collect()}
     window_events = scope.in_incident_window(inc_events, starts_df)
     activity = _by_incident(scope.activity(window_events).collect())
@@ -309,10 +310,8 @@ def correlate(
         "window_end",
     )
     created = _by_incident(scope.created_by(events, windows).collect())
-    # Dependents first: uncaching a frame re-plans every cached frame built on it.
-    starts_df.unpersist()
-    inc_events.unpersist()
-    created_all.unpersist()
+    for kept in (starts_df, inc_events, created_all):
+        release(kept)
 
     found = {iid: assemble.resources(created.get(iid, [])) for iid, _, _ in groups}
     nic_rows = [
@@ -327,15 +326,15 @@ def correlate(
             F.col("event_date").between(F.lit(first.date()), F.lit(hi.date()))
             & F.col("start_time").between(F.lit(first - timedelta(hours=1)), F.lit(hi))
         )
-        inc_flows = scope.incident_flows(
-            flow_window, spark.createDataFrame(nic_rows, NICS)
-        ).persist()
+        inc_flows = materialize(
+            scope.incident_flows(flow_window, spark.createDataFrame(nic_rows, NICS))
+        )
         peer_df = scope.peers(inc_flows)
         if ranges is not None:
             peer_df = with_asn(peer_df, "ip", ranges, prefix="")
         peer_rows = _by_incident(peer_df.collect())
         byte_rows = _by_incident(scope.minute_bytes(inc_flows).collect())
-        inc_flows.unpersist()
+        release(inc_flows)
 
     drafts = []
     for incident_id, group, merged in groups:
