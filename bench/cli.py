@@ -64,6 +64,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=hour_range,
         help="generate only the files delivered in these UTC hours, e.g. 14 or 13-15 (smoke runs)",
     )
+    parser.add_argument(
+        "--env",
+        help="configuration overlay for trailwarden's runs (conf/env/ENV.yml; default: none)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes generating the data")
     parser.add_argument("--data", type=Path, default=DATA_ROOT, help="landing-zone cache")
     parser.add_argument("--out", type=Path, default=OUT_ROOT, help="working files and results.json")
@@ -87,7 +91,8 @@ def _scaling(
         else:
             landing = ensure_landing(scale, args.workers, args.data, args.hours)
             result = run_trailwarden(
-                landing, args.out / f"scale-{scale_label(scale, args.hours)}", args.cores
+                landing, args.out / f"scale-{scale_label(scale, args.hours)}", args.cores,
+                env=args.env,
             )
             counts = landing.counts
         runs.append(
@@ -117,12 +122,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     landing = ensure_landing(args.scale, args.workers, args.data, args.hours)
     work = args.out / f"scale-{scale_label(args.scale, args.hours)}"
     files = source_files(landing)
-    tw = run_trailwarden(landing, work, args.cores)
+    tw = run_trailwarden(landing, work, args.cores, env=args.env)
     duck = run_duckdb(files, work, args.cores)
     floor = run_floor(files, work, args.cores)
     results: dict[str, Any] = {
         "scale": args.scale,
         "scale_label": scale_label(args.scale, args.hours),
+        "env": args.env,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine,
         "landing": {
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["comparison"] = report.comparison(tw, duck, floor)
     results["row_counts"] = report.row_counts(tw, duck)
     results["incremental"] = (
-        run_incremental(landing, work / "incremental") if args.incremental else None
+        run_incremental(landing, work / "incremental", env=args.env) if args.incremental else None
     )
     results["scaling"] = _scaling(args, tw, landing.counts) if args.scaling else None
     results["load_average_at_end"] = load_average()

@@ -173,7 +173,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         BEGIN,
         "",
-        f"## Results: scale {results['scale_label']} ({results['generated_at']})",
+        f"## Results: scale {results['scale_label']} ({results['generated_at']})"
+        + (f", configuration overlay `{results['env']}`" if results.get("env") else ""),
         "",
         f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}; "
         f"Java {m['java']}, Spark {m['spark']}, {m['delta']}, DuckDB {m['duckdb']}, "

@@ -76,7 +76,7 @@ def source_files(landing: Landing) -> dict[str, list[str]]:
 
 
 def run_trailwarden(
-    landing: Landing, work: Path, cores: int, detect: bool = True
+    landing: Landing, work: Path, cores: int, detect: bool = True, env: str | None = None
 ) -> dict[str, Any]:
     lakehouse = work / "lakehouse"
     shutil.rmtree(lakehouse, ignore_errors=True)
@@ -87,6 +87,7 @@ def run_trailwarden(
         "work": str(work),
         "cores": cores,
         "detect": detect,
+        "env": env,
     }
     return measure("trailwarden", spec, work)
 
@@ -107,7 +108,7 @@ def run_floor(files: dict[str, list[str]], work: Path, cores: int) -> dict[str, 
     )
 
 
-def _submit(landing: Path, lakehouse: Path, log_path: Path) -> dict[str, Any]:
+def _submit(landing: Path, lakehouse: Path, log_path: Path, env: str | None) -> dict[str, Any]:
     """``./spark-submit.sh pipeline`` as a whole process (JVM start included)."""
     cpu = children_cpu_seconds()
     began = time.perf_counter()
@@ -120,6 +121,7 @@ def _submit(landing: Path, lakehouse: Path, log_path: Path) -> dict[str, Any]:
                 str(landing),
                 "--lakehouse",
                 str(lakehouse),
+                *(["--env", env] if env else []),
             ],
             cwd=PROJECT_ROOT,
             env=_env(),
@@ -141,7 +143,9 @@ def _submit(landing: Path, lakehouse: Path, log_path: Path) -> dict[str, Any]:
     }
 
 
-def run_incremental(landing: Landing, work: Path, fraction: float = 0.01) -> dict[str, Any]:
+def run_incremental(
+    landing: Landing, work: Path, fraction: float = 0.01, env: str | None = None
+) -> dict[str, Any]:
     """A full run over all but the newest ``fraction`` of the files, then a run that finds only
     those: both whole ``spark-submit.sh pipeline`` processes on the same lakehouse."""
     work.mkdir(parents=True, exist_ok=True)
@@ -152,10 +156,10 @@ def run_incremental(landing: Landing, work: Path, fraction: float = 0.01) -> dic
         "incremental: full run over %d files",
         split.counts["files_total"] - split.counts["files_new"],
     )
-    full = _submit(split.root, lakehouse, work / "full.log")
+    full = _submit(split.root, lakehouse, work / "full.log", env)
     split.add_new()
     log.info("incremental: run over %d new files", split.counts["files_new"])
-    new = _submit(split.root, lakehouse, work / "incremental.log")
+    new = _submit(split.root, lakehouse, work / "incremental.log", env)
     return {
         "fraction": fraction,
         **split.counts,

@@ -175,9 +175,11 @@ def table_counts(spark: Any, lakehouse: str) -> dict[str, int]:
 
 
 def run(
-    landing: str, lakehouse: str, work: Path, cores: int, detect: bool = True
+    landing: str, lakehouse: str, work: Path, cores: int, detect: bool = True,
+    env: str | None = None,
 ) -> dict[str, Any]:
-    """Run ingest (and detect) over ``landing`` into a fresh ``lakehouse``; return the figures."""
+    """Run ingest (and detect) over ``landing`` into a fresh ``lakehouse`` with the configuration
+    overlay ``env`` (none: the defaults); return the figures."""
     os.environ["TZ"] = "UTC"
     time.tzset()
     from jobs.cli import new_run_id
@@ -187,7 +189,7 @@ def run(
 
     eventlog = work / "eventlog"
     eventlog.mkdir(parents=True, exist_ok=True)
-    conf = load_config(None, _bench_overrides(landing, lakehouse, eventlog))
+    conf = load_config(env, _bench_overrides(landing, lakehouse, eventlog))
     probe = Probe()
     phases = Phases(probe)
     phases.install()

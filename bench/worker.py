@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
         from bench import trailwarden_run
 
         result = trailwarden_run.run(
-            spec["landing"], spec["lakehouse"], Path(spec["work"]), cores, spec.get("detect", True)
+            spec["landing"], spec["lakehouse"], Path(spec["work"]), cores,
+            spec.get("detect", True), spec.get("env"),
         )
     elif kind == "duckdb":
         from bench import duckdb_run

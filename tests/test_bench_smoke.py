@@ -1,6 +1,6 @@
 """A smoke run of ``python -m bench`` at the smallest scale and one delivery hour (14 UTC, the
-attack's): the results document has its keys, and DuckDB's Parquet holds exactly as many rows as
-trailwarden's silver tables.
+attack's), with the suite's configuration overlay: the results document has its keys, and
+DuckDB's Parquet holds exactly as many rows as trailwarden's silver tables.
 
 A benchmark is not a test: nothing here looks at a timing. The run starts when the suite is
 collected and works beside the other tests (``tests/background.py``); these tests run last.
@@ -28,7 +28,7 @@ def run_bench(out: Path) -> dict:
     """``python -m bench`` at the smallest scale into ``out``; the results document."""
     with (out / "bench.log").open("wb") as log:
         proc = background.popen(
-            [sys.executable, "-m", "bench", "--scale", "0.001", "--hours", "14",
+            [sys.executable, "-m", "bench", "--scale", "0.001", "--hours", "14", "--env", "test",
              "--no-incremental", "--out", str(out), "--docs", str(out / "benchmarks.md")],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
             stderr=subprocess.STDOUT,
@@ -78,6 +78,7 @@ def test_results_have_every_section(results: dict) -> None:
     assert results["trailwarden"]["output_files"]["silver/cloudtrail_events"]
     assert len(results["targets"]) == 7
     assert "bench:begin" in results["_markdown"] and "### Targets" in results["_markdown"]
+    assert results["env"] == "test" and "configuration overlay `test`" in results["_markdown"]
 
 
 def test_duckdb_rows_equal_trailwarden_silver_rows(results: dict) -> None:
