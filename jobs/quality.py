@@ -39,6 +39,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import frames
 from jobs.config import PROJECT_ROOT, ConfigError
 from schemas.system import DQ_RESULTS
 
@@ -96,8 +97,8 @@ class QualityFailure(RuntimeError):
 class QualityOutcome:
     """What validating one batch of one table produced.
 
-    ``valid`` and ``rejected`` read the batch persisted by ``validate_batch``: write them, then
-    call ``unpersist`` (or use the outcome as a context manager).
+    ``valid`` and ``rejected`` read the batch ``validate_batch`` materialized: write them, then
+    call ``release`` (or use the outcome as a context manager).
     """
 
     table: str
@@ -107,12 +108,13 @@ class QualityOutcome:
     failed_fail_checks: list[str]
     validation: ExpectationSuiteValidationResult
     validated_at: datetime
-    _persisted: DataFrame | None
+    _kept: DataFrame | None
 
-    def unpersist(self) -> None:
-        """Release the batch persisted by ``validate_batch`` (none when the input was cached)."""
-        if self._persisted is not None:
-            self._persisted.unpersist()
+    def release(self) -> None:
+        """Free the batch ``validate_batch`` materialized (none when the input was cached)."""
+        if self._kept is not None:
+            frames.release(self._kept)
+            self._kept = None
 
     def __enter__(self) -> QualityOutcome:
         return self
@@ -123,7 +125,7 @@ class QualityOutcome:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.unpersist()
+        self.release()
 
 
 def load_checks(path: Path = CHECKS_PATH) -> dict[str, list[Check]]:
@@ -312,23 +314,24 @@ def validate_batch(
 ) -> QualityOutcome:
     """Run the checks of ``table`` on one batch as one great-expectations suite.
 
-    The batch is computed once: the flagged frame is persisted unless ``df`` is already cached
-    (then flags are cheap to recompute from it). The outcome's ``valid`` (input columns) and
-    ``rejected`` (input columns + ``dq_reason``) read it until ``outcome.unpersist()``.
+    The batch is computed once: the flagged frame is materialized (``jobs.frames``) unless ``df``
+    is already cached (then flags are cheap to recompute from it). The outcome's ``valid`` (input
+    columns) and ``rejected`` (input columns + ``dq_reason``) read it until ``outcome.release()``.
     """
     if not checks:
         raise ValueError(f"No quality checks declared for {table}.")
     validated_at = datetime.now(UTC)
     flagged = df.transform(flag_checks(checks))
     cached = df.storageLevel != StorageLevel.NONE
-    persisted = None if cached else flagged.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    kept = None if cached else frames.materialize(flagged)
+    flagged = flagged if kept is None else kept
     try:
         run = RunIdentifier(run_name=run_id, run_time=validated_at)
         validation = _run_suite(flagged, table, checks, run)
         results = _check_results(table, checks, validation)
     except Exception:
-        if persisted is not None:
-            persisted.unpersist()
+        if kept is not None:
+            frames.release(kept)
         raise
     failed = [r for r in results if not r.success]
     log.info(
@@ -346,7 +349,7 @@ def validate_batch(
         failed_fail_checks=[r.check for r in failed if r.action == "fail"],
         validation=validation,
         validated_at=validated_at,
-        _persisted=persisted,
+        _kept=kept,
     )
 
 

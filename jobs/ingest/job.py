@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import tables
 from jobs.cli import config_from_args, job_parser, new_run_id
+from jobs.frames import materialize, release
 from jobs.ingest import landing
 from jobs.ingest.cloudtrail import normalize_records
 from jobs.ingest.guardduty import normalize_findings
@@ -107,7 +107,7 @@ class Batch:
     source: str
     spec: SourceSpec
     files: list[landing.LandingFile]
-    parsed: DataFrame  # persisted: contract columns + record + reason
+    parsed: DataFrame  # materialized: contract columns + record + reason
     unique: DataFrame  # good rows, one per key
     quality: QualityOutcome | None
     unreadable: dict[str, str]
@@ -144,9 +144,7 @@ def prepare(
     """Parse, deduplicate and validate one source's new files; nothing is written."""
     spec = SOURCES[source]
     paths = [f.path for f in files]
-    parsed = parse_source(spark, source, paths, run_id, now, raw_max).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    parsed = materialize(parse_source(spark, source, paths, run_id, now, raw_max))
     category = (
         F.when(F.col("reason").isNull(), "good")
         .when(F.col("reason").startswith("skipped:"), "skipped")
@@ -212,9 +210,9 @@ def write_batch(
     record_files(
         spark, tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE), manifest, run_id, now
     )
-    if batch.quality:  # dependents first: uncaching re-plans the frames cached on top
-        batch.quality.unpersist()
-    batch.parsed.unpersist()
+    if batch.quality:
+        batch.quality.release()
+    release(batch.parsed)
     return Accounting(
         source=batch.source,
         files=len(batch.files),
