@@ -322,9 +322,9 @@ def validate_batch(
         raise ValueError(f"No quality checks declared for {table}.")
     validated_at = datetime.now(UTC)
     flagged = df.transform(flag_checks(checks))
-    cached = df.storageLevel != StorageLevel.NONE
-    kept = None if cached else frames.materialize(flagged)
-    flagged = flagged if kept is None else kept
+    kept = None
+    if df.storageLevel == StorageLevel.NONE:
+        flagged = kept = frames.materialize(flagged)
     try:
         run = RunIdentifier(run_name=run_id, run_time=validated_at)
         validation = _run_suite(flagged, table, checks, run)

@@ -141,7 +141,7 @@ def build_views(
     if enrich_asn and ranges is None:
         log.warning("no ASN range files under conf/intel/asn; src_asn stays empty")
     frames: dict[str, DataFrame] = {}
-    cached = []
+    kept = []
     for view, snap in snaps.items():
         if snap.version is None:
             continue
@@ -157,10 +157,10 @@ def build_views(
             df = enrichment.with_asn(df, "dstaddr", ranges, prefix="dst_")
         if sum(_named([sql], view) for sql in readers) > 1:
             df = materialize(df)
-            cached.append(df)
+            kept.append(df)
         frames[view] = df
     register_views(spark, frames, baselines)
-    return cached
+    return kept
 
 
 def _named(texts: Sequence[str], name: str) -> bool:
@@ -210,7 +210,7 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
     span_start = min(pending[d.id][0].start - d.lookback for d in todo)
     span_end = max(pending[d.id][-1].end for d in todo)
     readers = [d.sql for d in todo] + list(base.BASELINE_SOURCES.values())
-    cached = build_views(
+    kept = build_views(
         spark, snaps, span_start, span_end, gold["baselines"].toDF(), settings.enrich_asn, readers
     )
     try:
@@ -223,9 +223,9 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
             if frame is not None:
                 parts.append(frame)
         alerts = materialize(union_all(parts))
-        cached.append(alerts)
+        kept.append(alerts)
         changed = materialize(changes(gold["alerts"].toDF(), alerts))
-        cached.append(changed)
+        kept.append(changed)
         counts = {(r["detection_id"], r["window_start"]): r["n"] for r in
                   alerts.groupBy("detection_id", "window_start").agg(F.count("*").alias("n")).collect()}
         kinds = {r["change"]: r["n"] for r in changed.groupBy("change").agg(F.count("*").alias("n")).collect()}
@@ -240,7 +240,7 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
         for d in todo:
             summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
     finally:
-        for df in cached:
+        for df in kept:
             release(df)
     log.info("detect: %s", summary)
     return summary
@@ -293,7 +293,7 @@ def retro_hunt(
     gold = ensure_gold(spark, conf["lakehouse"])
     snaps = {view: snapshot(spark, conf["lakehouse"], view) for view in TIME_EXPRESSIONS}
     now = datetime.now(timezone.utc)
-    cached = build_views(
+    kept = build_views(
         spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(), settings.enrich_asn,
         [detection.sql],
     )
@@ -302,15 +302,15 @@ def retro_hunt(
         alerts = _alerts_for(spark, detection, params, [(lo, hi)], settings.window, run_id, now)
         assert alerts is not None
         alerts = materialize(alerts)
-        cached.append(alerts)
+        kept.append(alerts)
         found = alerts.count()
         delta = materialize(changes(gold["alerts"].toDF(), alerts))
-        cached.append(delta)
+        kept.append(delta)
         rows = [r.asDict(recursive=True) for r in delta.orderBy("first_seen", "alert_id").collect()]
         if write and rows:
             merge_alerts(gold["alerts"], delta)
     finally:
-        for df in cached:
+        for df in kept:
             release(df)
     new = [r for r in rows if r["change"] == "new"]
     changed = [r for r in rows if r["change"] == "changed"]
