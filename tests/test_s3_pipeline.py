@@ -1,15 +1,18 @@
-"""The pipeline on S3 (a moto server on 127.0.0.1): the sample landing zone in one bucket, every
+"""The pipeline on S3 (a moto server on 127.0.0.1) and on a Spark standalone cluster (a master
+and one worker on 127.0.0.1, ``tests/standalone.py``): the landing zone in one bucket, every
 table in another, through ``spark-submit.sh``; the same accounting and tables as the same files
 give on local disk; a rerun adds nothing.
 
-To stay within the suite's time budget the buckets hold one hour of the sample day (the files
-delivered 14:00-15:00 UTC, the attack's hour: 123 objects of every kind, from
-``jobs.sample_data --hours 14``), not all ~2,600 objects: the per-object request cost against
-the moto server dominates, and one hour exercises every code path.
+The landing zone is one hour of the sample day (the files delivered 14:00-15:00 UTC, the
+attack's hour, from ``jobs.sample_data --hours 14``) plus the hostile landing zone of
+``tests/landing_fixtures.py`` (every bad-input case), not all ~2,600 sample objects: the
+per-object request cost against the moto server dominates, and this exercises every code path.
+The first run goes through the cluster, so the executors on the worker parse and quarantine the
+hostile files and write to S3; the rerun goes through ``local[*]``.
 
-The S3 runs are a background job (``tests/background.py``, with its own moto server): they start
-when the suite is collected and work beside the in-process tests; the test then ingests the same
-files from local disk in-process and compares.
+The runs are a background job (``tests/background.py``, with its own moto server and cluster):
+they start when the suite is collected and work beside the in-process tests; the test then
+ingests the same files from local disk in-process and compares.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from jobs import tables
 from jobs.config import load_config
 from jobs.ingest.job import run_ingest
 from tests import background
+from tests.landing_fixtures import write_hostile_landing
 from tests.moto_server import moto_endpoint, upload_tree
 from tests.s3_support import ROOT, accounting, delta_row_count, submit
+from tests.standalone import standalone_cluster
+from tests.test_ingest_job import EXPECTED
 
 LOGS, LAKE = "tw-logs", "tw-lake"
 TABLES = (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY, tables.QUARANTINE_TABLE,
@@ -37,7 +43,8 @@ TABLES = (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY, tables.QU
 
 @dataclass(frozen=True)
 class S3Runs:
-    """The two pipeline runs on S3: landing files, accounting, table row counts, LogStore state."""
+    """The two pipeline runs on S3: landing files, accounting, table row counts, LogStore state,
+    and the cluster worker's log."""
 
     landing: Path
     files: int
@@ -47,17 +54,19 @@ class S3Runs:
     commits_complete: bool
     rerun: dict[str, tuple[int, ...]]
     counts_after_rerun: dict[str, int]
+    worker_log: str
 
 
 @background.job("test_s3_pipeline.py")
 def run_on_s3(tmp: Path) -> S3Runs:
-    """Upload one hour of the sample to a moto server and run the pipeline on it twice through
-    ``spark-submit.sh`` (a background job: it runs beside the in-process tests)."""
+    """Upload the landing zone to a moto server; run the pipeline on it through
+    ``spark-submit.sh`` on a standalone cluster, then again on ``local[*]``."""
     landing = tmp / "landing"
     subprocess.run(
         [sys.executable, "-m", "jobs.sample_data", "--out", str(landing), "--hours", "14"],
         cwd=ROOT, check=True, capture_output=True,
     )
+    write_hostile_landing(landing)
     files = sum(1 for p in landing.rglob("*") if p.is_file())
     with contextmanager(moto_endpoint)() as moto:
         s3 = moto.client("s3")
@@ -69,13 +78,18 @@ def run_on_s3(tmp: Path) -> S3Runs:
             "--set", "s3.path_style_access=true",
             "--landing", f"s3a://{LOGS}/org", "--lakehouse", f"s3a://{LAKE}/lakehouse",
         ]
-        first = accounting(submit(args, moto.env()))
+        with standalone_cluster(tmp, moto.env()) as cluster:
+            first = accounting(submit(
+                [*args, "--master", cluster.url],
+                {**moto.env(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DRIVER_MEMORY": "1g"},
+            ))
+            worker_log = cluster.worker_log.read_text()
         counts = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
         commits = moto.client("dynamodb").scan(TableName="trailwarden_delta_log")["Items"]
         complete = bool(commits) and all(c["complete"]["S"] == "true" for c in commits)
         rerun = accounting(submit(args, moto.env()))
         after = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
-    return S3Runs(landing, files, uploaded, first, counts, complete, rerun, after)
+    return S3Runs(landing, files, uploaded, first, counts, complete, rerun, after, worker_log)
 
 
 @pytest.mark.slow
@@ -93,7 +107,12 @@ def test_pipeline_on_s3_matches_local_disk_and_reruns_add_nothing(
 
     assert runs.uploaded == runs.files
     assert runs.first == local
-    assert {"cloudtrail", "vpcflow", "guardduty", "cloudtrail_digest"} <= set(runs.first)
+    assert {"cloudtrail", "vpcflow", "guardduty", "cloudtrail_digest", "unrecognized"} <= set(
+        runs.first
+    )
+    for source in ("cloudtrail", "vpcflow", "guardduty"):  # the hostile files' quarantined rows
+        assert runs.first[source][5] == EXPECTED[source].quarantined
+    assert "Asked to launch executor" in runs.worker_log  # the first run ran on the worker
     assert runs.counts == local_counts
     assert runs.counts[tables.INGESTED_FILES_TABLE] == runs.files
     assert runs.commits_complete
