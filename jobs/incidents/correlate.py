@@ -309,7 +309,7 @@ def correlate(
         F.coalesce("started_at", "anchor").alias("started_at"),
         "window_end",
     )
-    created = _by_incident(scope.created_by(events, windows).collect())
+    created = _by_incident(scope.created_by(created_all, windows).collect())
     for kept in (starts_df, inc_events, created_all):
         release(kept)
 

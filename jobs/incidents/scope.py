@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.enrichment import ip_is_private, ip_version
-from jobs.incidents.extract import created_resources, mutating
+from jobs.incidents.extract import mutating
 
 IDENTITY_COLUMNS = ("incident_id", "kind", "value", "anchor", "history_start", "window_end")
 
@@ -140,13 +140,12 @@ def minute_calls(window_events: DataFrame) -> DataFrame:
     )
 
 
-def created_by(events: DataFrame, windows: DataFrame) -> DataFrame:
+def created_by(created: DataFrame, windows: DataFrame) -> DataFrame:
     """Resources created by an incident's identities inside its window.
 
-    ``windows``: ``incident_id``, ``kind``, ``value``, ``started_at``, ``window_end``. Out: the
-    ``extract.created_resources`` columns plus ``incident_id``.
+    ``created``: ``extract.created_resources`` rows. ``windows``: ``incident_id``, ``kind``,
+    ``value``, ``started_at``, ``window_end``. Out: the ``created`` columns plus ``incident_id``.
     """
-    created = created_resources(events)
     w = windows.select("incident_id", "kind", "value", "started_at", "window_end")
     by_key = created.join(
         F.broadcast(w.where("kind = 'access_key'")), F.col("access_key_id") == F.col("value")
