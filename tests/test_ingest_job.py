@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pyspark.sql import SparkSession
 
 from jobs import tables
 from jobs.config import load_config
 from jobs.ingest import job as ingest_job
 from jobs.ingest.job import Accounting, run_ingest
+from jobs.quality import CHECKS_PATH, QualityFailure
 from tests import background
 from tests.landing_fixtures import write_hostile_landing
 
@@ -130,6 +132,34 @@ def test_other_delta_readers_can_read_every_table(landed: tuple[dict, dict]) -> 
                                   tables.QUARANTINE_TABLE)}
     assert counts == {tables.CLOUDTRAIL: 23, tables.VPC_FLOWS_TABLE: 9, tables.GUARDDUTY: 1,
                       tables.QUARANTINE_TABLE: 15}
+
+
+def test_a_failed_fail_check_stops_the_run_before_anything_is_written(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    checks = yaml.safe_load(CHECKS_PATH.read_text())
+    checks["cloudtrail_events"].append({
+        "name": "no_describe_calls", "predicate": "event_name <> 'DescribeInstances'",
+        "action": "fail", "description": "a check the hostile landing zone's events fail",
+    })
+    custom = tmp_path / "quality.yml"
+    custom.write_text(yaml.safe_dump(checks))
+    write_hostile_landing(tmp_path / "landing")
+    conf = conf_for(tmp_path, **{"quality.checks": str(custom)})
+    kept = _checkpointed(spark)
+
+    with pytest.raises(QualityFailure, match=r"cloudtrail_events: no_describe_calls \(23 of 23"):
+        run_ingest(spark, conf, "run-1")
+    for name in (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY,
+                 tables.QUARANTINE_TABLE, tables.INGESTED_FILES_TABLE, tables.DQ_RESULTS_TABLE):
+        assert read(spark, conf, name).count() == 0, name
+    assert _checkpointed(spark) == kept  # every parsed and validated batch released
+
+
+def _checkpointed(spark: SparkSession) -> set[int]:
+    """Ids of the RDDs kept by ``jobs.frames.materialize`` (Delta's own state caches aside)."""
+    rdds = spark.sparkContext._jsc.getPersistentRDDs()
+    return {int(i) for i, rdd in rdds.items() if rdd.rdd().isLocallyCheckpointed()}
 
 
 def test_crash_before_the_manifest_then_rerun_leaves_no_duplicates(

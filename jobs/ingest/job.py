@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 
 from jobs import tables
 from jobs.cli import config_from_args, job_parser, new_run_id
+from jobs.config import resolve_uri
 from jobs.frames import materialize, release
 from jobs.ingest import landing
 from jobs.ingest.cloudtrail import normalize_records
@@ -33,6 +35,7 @@ from jobs.ingest.write import (
     upsert_newer,
 )
 from jobs.quality import (
+    CHECKS_PATH,
     QualityOutcome,
     data_docs_dir,
     load_checks,
@@ -113,6 +116,12 @@ class Batch:
     unreadable: dict[str, str]
     file_rows: dict[str, str]  # source_file -> reason of its file-level row (skip or quarantine)
     counts: dict[str, int]
+
+    def release(self) -> None:
+        """Free the parsed and validated rows (the batch can no longer be written)."""
+        if self.quality:
+            self.quality.release()
+        release(self.parsed)
 
 
 def parse_source(
@@ -210,9 +219,7 @@ def write_batch(
     record_files(
         spark, tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE), manifest, run_id, now
     )
-    if batch.quality:
-        batch.quality.release()
-    release(batch.parsed)
+    batch.release()
     return Accounting(
         source=batch.source,
         files=len(batch.files),
@@ -304,23 +311,31 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
             groups.setdefault(landing.classify(f.path, extra), []).append(f)
     log.info("landing: %s", {k: len(v) for k, v in groups.items()} or "no new files")
 
-    checks = load_checks() if conf.get("quality", {}).get("enabled", True) else {}
-    batches = [
-        prepare(spark, source, groups[source], checks, run_id, started, raw_max)
-        for source in SOURCES if groups.get(source)
-    ]
-    outcomes = [b.quality for b in batches if b.quality]
-    for outcome in outcomes:
-        raise_on_fail(outcome)  # before anything is written
-    if outcomes:
-        results_frame(spark, outcomes, run_id).write.format("delta").mode("append").save(
-            tables.table_path(lakehouse, tables.DQ_RESULTS_TABLE)
-        )
-        docs = data_docs_dir(lakehouse)
-        if docs and conf.get("quality", {}).get("data_docs", True):
-            write_data_docs([o.validation for o in outcomes], docs)
-
-    accounting = [write_batch(spark, lakehouse, b, run_id, started, raw_max) for b in batches]
+    quality_conf = conf.get("quality", {})
+    checks = (
+        load_checks(Path(resolve_uri(quality_conf.get("checks") or str(CHECKS_PATH))))
+        if quality_conf.get("enabled", True) else {}
+    )
+    batches: list[Batch] = []
+    try:
+        for source in SOURCES:
+            if groups.get(source):
+                batches.append(prepare(spark, source, groups[source], checks, run_id, started,
+                                       raw_max))
+        outcomes = [b.quality for b in batches if b.quality]
+        for outcome in outcomes:
+            raise_on_fail(outcome)  # before anything is written
+        if outcomes:
+            results_frame(spark, outcomes, run_id).write.format("delta").mode("append").save(
+                tables.table_path(lakehouse, tables.DQ_RESULTS_TABLE)
+            )
+            docs = data_docs_dir(lakehouse)
+            if docs and quality_conf.get("data_docs", True):
+                write_data_docs([o.validation for o in outcomes], docs)
+        accounting = [write_batch(spark, lakehouse, b, run_id, started, raw_max) for b in batches]
+    finally:  # a failed check or write: free what the batches still keep
+        for b in batches:
+            b.release()
     accounting += _other_files(spark, lakehouse, groups, run_id, started)
     finished = datetime.now(timezone.utc)
     rows = [
