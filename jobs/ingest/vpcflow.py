@@ -151,7 +151,7 @@ def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> 
         "run_id": F.lit(run_id),
     }
     out = [
-        (cols[f.name] if f.name in cols else F.col(f.name)).cast(f.dataType).alias(f.name)
+        (cols[f.name] if f.name in cols else F.col(f.name)).cast(f.dataType.simpleString()).alias(f.name)
         for f in VPC_FLOWS.fields
     ]
     return df.select(*out, "record", reason.alias("reason"))

@@ -65,7 +65,7 @@ def quarantine_rows(
         F.left(F.col(raw_col), F.lit(raw_max_chars)).alias("raw"),
         F.lit(now).alias("quarantined_at"),
         F.lit(run_id).alias("run_id"),
-    ).select(*[F.col(f.name).cast(f.dataType) for f in QUARANTINE.fields])
+    ).select(*[F.col(f.name).cast(f.dataType.simpleString()) for f in QUARANTINE.fields])
 
 
 def add_quarantine(target: DeltaTable, rows: DataFrame) -> None:
