@@ -26,11 +26,27 @@ os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:+UseParallelGC")
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
+JVM_USAGE = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(request: pytest.FixtureRequest) -> Iterator[SparkSession]:
     session = build_session(load_config("test"), app_name="trailwarden-tests")
     yield session
+    request.config.stash[JVM_USAGE] = jvm_usage(session)
     session.stop()
+
+
+def jvm_usage(session: SparkSession) -> str:
+    """The session JVM's CPU time, and the parts of it spent collecting garbage and compiling."""
+    jvm = session._jvm
+    pid = jvm.java.lang.ProcessHandle.current().pid()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    beans = jvm.java.lang.management.ManagementFactory
+    gc = sum(b.getCollectionTime() for b in beans.getGarbageCollectorMXBeans()) / 1000
+    jit = beans.getCompilationMXBean().getTotalCompilationTime() / 1000
+    return f"in-process JVM: {cpu:.0f} s CPU; {gc:.0f} s in garbage collection, {jit:.0f} s compiling"
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +70,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    usage = terminalreporter.config.stash.get(JVM_USAGE, None)
+    if usage:
+        terminalreporter.write_sep("=", usage)
     lines = background.report(terminalreporter.config)
     if lines:
         terminalreporter.write_sep("=", "background jobs (wall time, beside the in-process tests)")
