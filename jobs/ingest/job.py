@@ -116,12 +116,15 @@ class Batch:
     unreadable: dict[str, str]
     file_rows: dict[str, str]  # source_file -> reason of its file-level row (skip or quarantine)
     counts: dict[str, int]
+    released: bool = False
 
     def release(self) -> None:
-        """Free the parsed and validated rows (the batch can no longer be written)."""
-        if self.quality:
-            self.quality.release()
-        release(self.parsed)
+        """Free the parsed and validated rows (the batch can no longer be written); once."""
+        if not self.released:
+            if self.quality:
+                self.quality.release()
+            release(self.parsed)
+            self.released = True
 
 
 def parse_source(
