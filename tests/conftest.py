@@ -38,7 +38,8 @@ def spark(request: pytest.FixtureRequest) -> Iterator[SparkSession]:
 
 
 def jvm_usage(session: SparkSession) -> str:
-    """The session JVM's CPU time, and the parts of it spent collecting garbage and compiling."""
+    """The session JVM's CPU time, and the elapsed time its collectors and JIT compiler threads
+    ran (summed over threads; on a busy machine that includes time waiting for a core)."""
     jvm = session._jvm
     pid = jvm.java.lang.ProcessHandle.current().pid()
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -46,7 +47,8 @@ def jvm_usage(session: SparkSession) -> str:
     beans = jvm.java.lang.management.ManagementFactory
     gc = sum(b.getCollectionTime() for b in beans.getGarbageCollectorMXBeans()) / 1000
     jit = beans.getCompilationMXBean().getTotalCompilationTime() / 1000
-    return f"in-process JVM: {cpu:.0f} s CPU; {gc:.0f} s in garbage collection, {jit:.0f} s compiling"
+    return (f"in-process JVM: {cpu:.0f} s CPU; garbage collection {gc:.0f} s, "
+            f"JIT compilation {jit:.0f} s (elapsed)")
 
 
 @pytest.fixture(scope="session")
