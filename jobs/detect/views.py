@@ -90,8 +90,8 @@ def conform(df: DataFrame, schema: StructType) -> DataFrame:
     # a py4j round trip each, 0.4 s per silver view.
     return df.selectExpr(
         *[
-            f"CAST({_quoted(f.name) if f.name in present else 'NULL'} AS {f.dataType.simpleString()})"
-            f" AS {_quoted(f.name)}"
+            f"CAST({_quoted(f.name) if f.name in present else 'NULL'}"
+            f" AS {f.dataType.simpleString()}) AS {_quoted(f.name)}"
             for f in schema.fields
         ]
     )
