@@ -41,8 +41,10 @@ def jvm_usage(session: SparkSession) -> str:
     """The session JVM's CPU time, and the elapsed time its collectors and JIT compiler threads
     ran (summed over threads; on a busy machine that includes time waiting for a core)."""
     jvm = session._jvm
-    pid = jvm.java.lang.ProcessHandle.current().pid()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    stat = Path(f"/proc/{jvm.java.lang.ProcessHandle.current().pid()}/stat")
+    if not stat.is_file():  # not Linux: no per-process CPU figure, no line
+        return ""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
     beans = jvm.java.lang.management.ManagementFactory
     gc = sum(b.getCollectionTime() for b in beans.getGarbageCollectorMXBeans()) / 1000
