@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from jobs.config import CONF_DIR
+from jobs.frames import local_frame
 
 log = logging.getLogger(__name__)
 
@@ -482,5 +483,5 @@ def register_intel_views(spark: SparkSession, intel: Mapping[str, Any]) -> list[
     for view, (key, schema) in _INTEL_VIEWS.items():
         values = intel[key]
         rows = list(values.items()) if isinstance(values, Mapping) else [(v,) for v in values]
-        spark.createDataFrame(rows, schema).createOrReplaceTempView(view)
+        local_frame(spark, rows, schema).createOrReplaceTempView(view)
     return list(_INTEL_VIEWS)

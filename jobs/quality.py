@@ -387,7 +387,7 @@ def results_frame(
         for o in outcomes
         for r in o.results
     ]
-    return spark.createDataFrame(rows, DQ_RESULTS)
+    return frames.local_frame(spark, rows, DQ_RESULTS)
 
 
 def data_docs_dir(lakehouse: str) -> Path | None:

@@ -10,6 +10,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
+from jobs.frames import local_frame
 from schemas.alerts import ALERTS
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.vpcflow import VPC_FLOWS
@@ -42,7 +43,8 @@ def at(minutes: float, base: datetime = START) -> datetime:
 def frame(spark: SparkSession, schema: StructType, rows: list[dict[str, Any]]) -> DataFrame:
     """A frame of ``schema`` (every column nullable) from partial dicts."""
     relaxed = StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
-    return spark.createDataFrame(
+    return local_frame(
+        spark,
         [tuple(r.get(f.name) for f in schema.fields) for r in rows], relaxed
     )
 

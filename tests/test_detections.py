@@ -12,6 +12,7 @@ from jobs.detect.cases import mismatches, run_case
 from jobs.detect.catalog import Detection, load_catalog, load_settings
 from jobs.detect.evaluate import enable_parameter_binding, sql_text
 from jobs.detect.views import ua_family
+from jobs.frames import local_frame
 
 CATALOG = load_catalog()
 CASES = [
@@ -52,7 +53,7 @@ def test_case(detect_spark: SparkSession, detection: Detection, case: dict[str, 
     ],
 )
 def test_ua_family(spark: SparkSession, agent: str | None, family: str) -> None:
-    df = spark.createDataFrame([(agent,)], "user_agent string")
+    df = local_frame(spark, [(agent,)], "user_agent string")
     assert df.select(ua_family().alias("f")).first()["f"] == family
 
 

@@ -18,6 +18,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs import enrichment as E
 from jobs.config import CONF_DIR, PROJECT_ROOT, load_config
+from jobs.frames import local_frame
 from jobs.session import build_session
 
 
@@ -41,7 +42,7 @@ def ranges(spark: SparkSession, intel: dict) -> Iterator[DataFrame]:
 
 
 def ips(spark: SparkSession, values: list[str | None]) -> DataFrame:
-    return spark.createDataFrame([(i, v) for i, v in enumerate(values)], "id INT, ip STRING")
+    return local_frame(spark, [(i, v) for i, v in enumerate(values)], "id INT, ip STRING")
 
 
 def lookup(spark: SparkSession, ranges: DataFrame, values: list[str | None]) -> dict:
@@ -286,7 +287,7 @@ PRIVATE_TRUTH_TABLE = [
 def test_is_private_truth_table_column_and_sql(spark: SparkSession) -> None:
     E.register_sql_functions(spark)
     rows = [(i, ip, want) for i, (ip, want) in enumerate(PRIVATE_TRUTH_TABLE)]
-    df = spark.createDataFrame(rows, "id INT, ip STRING, want BOOLEAN")
+    df = local_frame(spark, rows, "id INT, ip STRING, want BOOLEAN")
     expected = df.select("id", F.col("want").alias("got"))
     assertDataFrameEqual(df.select("id", E.ip_is_private("ip").alias("got")), expected)
     df.createOrReplaceTempView("truth_table")

@@ -1,11 +1,14 @@
-"""Materialized frames: computed once, read through a scan of the kept rows, freed on release."""
+"""Local frames: driver rows as a local relation. Materialized frames: computed once, read
+through a scan of the kept rows, freed on release."""
 
 from __future__ import annotations
 
-import pytest
-from pyspark.sql import SparkSession
+from datetime import UTC, datetime
 
-from jobs.frames import materialize, release, union_all
+import pytest
+from pyspark.sql import Row, SparkSession
+
+from jobs.frames import local_frame, materialize, release, union_all
 
 
 def test_a_materialized_frame_reads_its_rows_until_released(spark: SparkSession) -> None:
@@ -24,7 +27,30 @@ def test_a_materialized_frame_reads_its_rows_until_released(spark: SparkSession)
 
 
 def test_union_all_keeps_every_row_of_every_frame(spark: SparkSession) -> None:
-    frames = [spark.createDataFrame([(i, f"v{i}")], "n int, v string") for i in (1, 2, 2)]
+    frames = [local_frame(spark, [(i, f"v{i}")], "n int, v string") for i in (1, 2, 2)]
     assert sorted(tuple(r) for r in union_all(frames).collect()) == [
         (1, "v1"), (2, "v2"), (2, "v2"),
     ]
+
+
+def test_local_frame_takes_tuples_mappings_and_nested_values(spark: SparkSession) -> None:
+    schema = (
+        "id int, at timestamp, tags array<string>, counts map<string, bigint>, "
+        "who struct<name: string, ids: array<int>>, note string"
+    )
+    at = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+    df = local_frame(spark, [
+        (1, at, ["a", "b"], {"x": 2}, ("root", [1, 2]), None),
+        {"id": 2, "who": Row(name="dev", ids=[])},  # a mapping; missing columns are null
+    ], schema)
+
+    assert df.orderBy("id").collect() == [
+        Row(id=1, at=datetime(2026, 11, 20, 14, 5), tags=["a", "b"], counts={"x": 2},
+            who=Row(name="root", ids=[1, 2]), note=None),
+        Row(id=2, at=None, tags=None, counts=None, who=Row(name="dev", ids=[]), note=None),
+    ]
+    # A local relation: reading it runs no Python worker (a createDataFrame list plans a
+    # Python RDD, scanned through Python tasks by every query).
+    plan = df._jdf.queryExecution().executedPlan().toString()
+    assert plan.startswith("LocalTableScan"), plan
+    assert local_frame(spark, [], schema).count() == 0

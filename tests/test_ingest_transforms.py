@@ -8,6 +8,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.frames import local_frame
 from jobs.ingest.cloudtrail import normalize_records
 from jobs.ingest.guardduty import normalize_findings
 from jobs.ingest.json_records import split_records
@@ -17,7 +18,7 @@ NOW = datetime(2026, 11, 20, 15, 0, 0)
 
 
 def files(spark: SparkSession, *contents: tuple[str, str]) -> DataFrame:
-    return spark.createDataFrame(list(contents), "source_file string, value string")
+    return local_frame(spark, list(contents), "source_file string, value string")
 
 
 ROOT_EVENT = {
@@ -86,7 +87,8 @@ def test_file_level_outcomes(spark: SparkSession) -> None:
 
 
 def test_normalize_types_a_root_event(spark: SparkSession) -> None:
-    records = spark.createDataFrame(
+    records = local_frame(
+        spark,
         [("f1", 0, json.dumps(ROOT_EVENT), None)],
         "source_file string, record_index bigint, record string, file_reason string",
     )
@@ -113,7 +115,8 @@ def test_hostile_records_get_a_reason(spark: SparkSession) -> None:
         # a wrong JSON type in one field types that field as null, not the whole record
         "wrongtype": json.dumps(dict(ROOT_EVENT, userIdentity="root", readOnly="maybe")),
     }
-    records = spark.createDataFrame(
+    records = local_frame(
+        spark,
         [(k, 0, v, None) for k, v in bad.items()],
         "source_file string, record_index bigint, record string, file_reason string",
     )
@@ -190,7 +193,8 @@ def test_guardduty_finding_is_typed(spark: SparkSession) -> None:
             "remoteIpDetails": {"ipAddressV4": "141.94.96.144"},
             "remotePortDetails": {"port": 7777}}}},
     }
-    records = spark.createDataFrame(
+    records = local_frame(
+        spark,
         [("g", 1, json.dumps(finding), None), ("g", 2, '{"id": "f-2", "type": "x"}', None)],
         "source_file string, record_index bigint, record string, file_reason string",
     )

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import BooleanType, StructField, StructType
 
 from jobs.config import ConfigError
+from jobs.frames import local_frame
 from jobs.quality import (
     Check,
     QualityFailure,
@@ -45,7 +46,7 @@ RUN_ID = "run-dq-test"
 
 def rows(schema: StructType, spark: SparkSession, *records: dict[str, Any]) -> DataFrame:
     """A frame of ``schema``; columns a record leaves out are null."""
-    return spark.createDataFrame([tuple(r.get(f.name) for f in schema) for r in records], schema)
+    return local_frame(spark, [tuple(r.get(f.name) for f in schema) for r in records], schema)
 
 
 def nullable(schema: StructType) -> StructType:
@@ -126,7 +127,7 @@ def test_checks_file_covers_the_silver_tables_and_every_predicate_analyzes(
     assert set(checks) == set(CONTRACTS)
     for table, table_checks in checks.items():
         assert [c for c in table_checks if c.action == "fail"], f"{table} has no fail check"
-        empty = spark.createDataFrame([], CONTRACTS[table])
+        empty = local_frame(spark, [], CONTRACTS[table])
         flagged = empty.transform(flag_checks(table_checks))  # analysis only, no Spark job
         assert all(flagged.schema[c.flag].dataType == BooleanType() for c in table_checks)
 

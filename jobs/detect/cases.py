@@ -33,6 +33,7 @@ from jobs.detect.catalog import Detection, detection_params
 from jobs.detect.durations import parse_time
 from jobs.detect.evaluate import evaluate, to_alerts
 from jobs.detect.views import VIEW_SCHEMAS, register_views, with_cloudtrail_extras
+from jobs.frames import local_frame
 from schemas.alerts import BASELINES
 
 CASE_RUN_ID = "test-run"
@@ -101,7 +102,7 @@ def frame(spark: SparkSession, schema: StructType, view: str, rows: list[dict[st
         tuple(_coerce(r.get(f.name), f.dataType) for f in schema.fields)
         for r in (_complete(view, row, i) for i, row in enumerate(rows))
     ]
-    return spark.createDataFrame(data, relaxed)
+    return local_frame(spark, data, relaxed)
 
 
 def register_case(spark: SparkSession, given: dict[str, list[dict[str, Any]]]) -> None:

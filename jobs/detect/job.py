@@ -46,7 +46,7 @@ from jobs.detect.state import (
     snapshot,
 )
 from jobs.detect.views import TIME_EXPRESSIONS, register_views, with_cloudtrail_extras
-from jobs.frames import materialize, release, union_all
+from jobs.frames import local_frame, materialize, release, union_all
 from schemas.alerts import ALERTS, BASELINES, DETECTION_RUNS
 
 log = logging.getLogger("trailwarden.detect")
@@ -263,7 +263,7 @@ def _record_runs(
                 is_final(w.end, inputs, settings.lateness), w.reason, versions, marks,
                 int(counts.get(key, 0)), now,
             ))
-    spark.createDataFrame(rows, DETECTION_RUNS).write.format("delta").mode("append").save(
+    local_frame(spark, rows, DETECTION_RUNS).write.format("delta").mode("append").save(
         runs.detail().select("location").first()[0]
     )
 

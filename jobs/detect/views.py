@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
+from jobs.frames import local_frame
 from schemas.alerts import BASELINES, CLOUDTRAIL_VIEW_EXTRA, VPC_FLOWS_VIEW_EXTRA
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.guardduty import GUARDDUTY_FINDINGS
@@ -104,7 +105,7 @@ def _quoted(name: str) -> str:
 def empty_frame(spark: SparkSession, schema: StructType) -> DataFrame:
     """An empty DataFrame of ``schema`` (nullable, so test rows may omit any column)."""
     relaxed = StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
-    return spark.createDataFrame([], relaxed)
+    return local_frame(spark, [], relaxed)
 
 
 def baseline_view(baselines: DataFrame, kind: str) -> DataFrame:

@@ -29,7 +29,7 @@ from pyspark.sql.types import (
 
 from jobs.detect.durations import parse_duration
 from jobs.enrichment import with_asn
-from jobs.frames import materialize, release
+from jobs.frames import local_frame, materialize, release
 from jobs.incidents import assemble, graph, scope
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
@@ -177,7 +177,7 @@ def find_owners(
         if not todo:
             break
         seen |= set(todo)
-        want = spark.createDataFrame(todo, WANTED).withColumn(
+        want = local_frame(spark, todo, WANTED).withColumn(
             "resource_type",
             F.element_at(
                 F.create_map(*[F.lit(x) for kv in OWNED_TYPES.items() for x in kv]),
@@ -271,7 +271,7 @@ def correlate(
                         end,
                     )
                 )
-    identities = spark.createDataFrame(id_rows, IDENTITIES)
+    identities = local_frame(spark, id_rows, IDENTITIES)
     inc_events = materialize(scope.incident_events(events, identities))
     starts_df = materialize(
         scope.session_starts(inc_events, int(settings.session_gap.total_seconds()))
@@ -327,7 +327,7 @@ def correlate(
             & F.col("start_time").between(F.lit(first - timedelta(hours=1)), F.lit(hi))
         )
         inc_flows = materialize(
-            scope.incident_flows(flow_window, spark.createDataFrame(nic_rows, NICS))
+            scope.incident_flows(flow_window, local_frame(spark, nic_rows, NICS))
         )
         peer_df = scope.peers(inc_flows)
         if ranges is not None:

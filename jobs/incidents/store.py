@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs import tables
 from jobs.detect.views import empty_frame
+from jobs.frames import local_frame
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.incidents import INCIDENTS, RESPONSE_METRICS
 from schemas.vpcflow import VPC_FLOWS
@@ -65,7 +66,7 @@ def merge_incidents(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[
     target = incidents_table(spark, lakehouse)
     if not rows:
         return 0
-    batch = spark.createDataFrame([dict(r) for r in rows], INCIDENTS)
+    batch = local_frame(spark, rows, INCIDENTS)
     (
         target.alias("t")
         .merge(batch.alias("s"), "t.incident_id = s.incident_id")
@@ -121,7 +122,7 @@ def write_metrics(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[st
     target = tables.ensure_table(spark, path(lakehouse, METRICS_TABLE), RESPONSE_METRICS)
     if not rows:
         return
-    batch = spark.createDataFrame([dict(r) for r in rows], RESPONSE_METRICS)
+    batch = local_frame(spark, rows, RESPONSE_METRICS)
     (
         target.alias("t")
         .merge(batch.alias("s"), "t.run_id = s.run_id AND t.severity = s.severity")

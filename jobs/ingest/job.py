@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from jobs import tables
 from jobs.cli import config_from_args, job_parser, new_run_id
 from jobs.config import resolve_uri
-from jobs.frames import materialize, release
+from jobs.frames import local_frame, materialize, release
 from jobs.ingest import landing
 from jobs.ingest.cloudtrail import normalize_records
 from jobs.ingest.guardduty import normalize_findings
@@ -203,7 +203,8 @@ def write_batch(
             )
         )
     if batch.unreadable:
-        unreadable = spark.createDataFrame(
+        unreadable = local_frame(
+            spark,
             [(p, None, r, None) for p, r in batch.unreadable.items()],
             "source_file string, record_index bigint, reason string, record string",
         )
@@ -275,7 +276,8 @@ def _other_files(
     out = []
     unknown = groups.get(landing.UNRECOGNIZED, [])
     if unknown:
-        rows = spark.createDataFrame(
+        rows = local_frame(
+            spark,
             [(f.path, None, "file is not in a recognised AWS delivery path", None) for f in unknown],
             "source_file string, record_index bigint, reason string, record string",
         )
@@ -347,7 +349,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
         for a in accounting
     ]
     if rows:
-        spark.createDataFrame(rows, INGEST_RUNS).write.format("delta").mode("append").save(
+        local_frame(spark, rows, INGEST_RUNS).write.format("delta").mode("append").save(
             tables.table_path(lakehouse, tables.INGEST_RUNS_TABLE)
         )
     for a in accounting:

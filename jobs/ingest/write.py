@@ -8,6 +8,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs.frames import local_frame
 from schemas.system import INGESTED_FILES, QUARANTINE
 
 
@@ -86,4 +87,4 @@ def record_files(
     if not files:
         return
     rows = [(p, s, size, mod, status, run_id, now) for p, s, size, mod, status in files]
-    spark.createDataFrame(rows, INGESTED_FILES).write.format("delta").mode("append").save(path)
+    local_frame(spark, rows, INGESTED_FILES).write.format("delta").mode("append").save(path)
