@@ -4,13 +4,14 @@ and combining frames of one schema."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
-from pyspark.sql.types import ArrayType, DataType, MapType, StructType
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType, TimestampType
 
 
 def local_frame(spark: SparkSession, rows: Iterable[Any], schema: StructType | str) -> DataFrame:
@@ -30,9 +31,12 @@ def local_frame(spark: SparkSession, rows: Iterable[Any], schema: StructType | s
 
 
 def _arrow_value(value: Any, dtype: DataType) -> Any:
-    """``value`` with every struct as a mapping by field name, which Arrow expects."""
+    """``value`` with every struct as a mapping by field name, which Arrow expects, and naive
+    timestamps read as local time (as PySpark reads them, and returns them from ``collect``)."""
     if value is None:
         return None
+    if isinstance(dtype, TimestampType) and isinstance(value, datetime) and value.tzinfo is None:
+        return value.astimezone(UTC)
     if isinstance(dtype, StructType):
         names = dtype.fieldNames()
         if hasattr(value, "asDict"):

@@ -3,6 +3,8 @@ through a scan of the kept rows, freed on release."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -54,3 +56,15 @@ def test_local_frame_takes_tuples_mappings_and_nested_values(spark: SparkSession
     plan = df._jdf.queryExecution().executedPlan().toString()
     assert plan.startswith("LocalTableScan"), plan
     assert local_frame(spark, [], schema).count() == 0
+
+
+def test_local_frame_reads_naive_timestamps_as_local_time(spark: SparkSession) -> None:
+    """``collect`` returns naive local times: a row fed back must keep its instant."""
+    try:
+        os.environ["TZ"] = "Europe/Berlin"
+        time.tzset()
+        df = local_frame(spark, [(datetime(2026, 11, 20, 15, 5),)], "t timestamp")
+        assert df.selectExpr("CAST(t AS STRING)").first()[0] == "2026-11-20 14:05:00"  # UTC
+    finally:
+        os.environ["TZ"] = "UTC"
+        time.tzset()
