@@ -19,8 +19,8 @@ def local_frame(spark: SparkSession, rows: Iterable[Any], schema: StructType | s
 
     The rows go to the JVM as Arrow and the plan is a local relation, so running it needs no
     Python worker process. ``spark.createDataFrame(list)`` plans a Python RDD instead: every
-    query that reads such a frame starts Python tasks again (in the detection test cases, as
-    much CPU in Python workers as half of the JVM's).
+    query that reads such a frame starts Python tasks again (in the detection test cases, the
+    Python workers used 40% as much CPU as the JVM).
     """
     struct = DataType.fromDDL(schema) if isinstance(schema, str) else schema
     assert isinstance(struct, StructType)
