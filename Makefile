@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 LANDING ?= sample/landing
 LAKEHOUSE ?= lakehouse
 SCALE ?= 0.1
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test sql bench lint refresh-asn clean
@@ -37,8 +38,8 @@ test: setup ## set up, then run the test suite
 sql: setup ## a Spark SQL shell with every lakehouse table registered as a view
 	./spark-submit.sh sql --lakehouse $(LAKEHOUSE)
 
-bench: setup ## benchmark against DuckDB and the parse floor (SCALE=1 for the full size)
-	$(PY) -m bench --scale $(SCALE)
+bench: setup ## benchmark against DuckDB and the parse floor (SCALE=1 full size; BENCH_ARGS=--scaling for 1x/2x/4x)
+	$(PY) -m bench --scale $(SCALE) $(BENCH_ARGS)
 
 lint: setup ## ruff over the Python code
 	$(VENV)/bin/ruff check jobs schemas tests

@@ -31,7 +31,7 @@ log = logging.getLogger("bench")
 DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
 SCALING_FACTORS = (1, 2, 4)
 BUSY_LOAD = 3.0
-PREAMBLE = "# Benchmarks\n\nRegenerate with `make bench SCALE=1` (add `--scaling` for 1x/2x/4x).\n"
+PREAMBLE = "# Benchmarks\n\nRegenerate with `make bench SCALE=1` (add `BENCH_ARGS=--scaling` for 1x/2x/4x).\n"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
