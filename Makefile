@@ -22,12 +22,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv, install pinned dependencies, check Java, resolve the Delta jars once
-	@$(PY) -m jobs.runtime java
-	@$(PY) -m jobs.runtime jars delta > /dev/null
+	@$(PY) -m jobs.platform.jars java
+	@$(PY) -m jobs.platform.jars jars delta > /dev/null
 	@echo "setup done: Python deps in $(VENV), jars cached in .cache/jars"
 
 $(LANDING):
-	$(PY) -m jobs.sample_data --out $(LANDING)
+	$(PY) -m devtools.sample --out $(LANDING)
 
 demo: setup $(LANDING) ## set up, then run the whole pipeline on the bundled sample
 	./spark-submit.sh pipeline --landing $(LANDING) --lakehouse $(LAKEHOUSE)
@@ -39,13 +39,13 @@ sql: setup ## a Spark SQL shell with every lakehouse table registered as a view
 	./spark-submit.sh sql --lakehouse $(LAKEHOUSE)
 
 bench: setup ## benchmark against DuckDB and the parse floor (SCALE=1 full size; BENCH_ARGS=--scaling for 1x/2x/4x)
-	$(PY) -m bench --scale $(SCALE) $(BENCH_ARGS)
+	$(PY) -m devtools.bench --scale $(SCALE) $(BENCH_ARGS)
 
 lint: setup ## ruff over the Python code
 	$(VENV)/bin/ruff check jobs schemas tests
 
 refresh-asn: setup ## refresh conf/intel/asn from the npm package @ip-location-db/asn (needs npm)
-	$(PY) tools/refresh_asn.py
+	$(PY) devtools/refresh_asn.py
 
 clean: ## remove generated data, tables and caches (keeps .venv)
 	rm -rf sample lakehouse spark-warehouse .cache/dist

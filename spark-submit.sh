@@ -10,7 +10,7 @@ PYTHON="${TRAILWARDEN_PYTHON:-$ROOT/.venv/bin/python}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export TRAILWARDEN_HOME="$ROOT"  # conf/, schemas/ and detections/ for the driver
 
-"$PYTHON" -m jobs.runtime java
+"$PYTHON" -m jobs.platform.jars java
 
 job="${1:-help}"; shift || true
 master="${SPARK_MASTER:-local[*]}"
@@ -25,10 +25,14 @@ done
 if [ "$job" = "help" ] || [ "$job" = "-h" ] || [ "$job" = "--help" ]; then
   exec "$PYTHON" -m jobs.main help
 fi
+# The sample generator is plain Python (devtools/, never shipped to Spark): no JVM.
+if [ "$job" = "sample" ]; then
+  exec "$PYTHON" -m devtools.sample ${args[@]+"${args[@]}"}
+fi
 
 groups="delta"
 case " ${args[*]:-} " in *s3a://*) groups="delta s3" ;; esac
-jars="$("$PYTHON" -m jobs.runtime jars $groups)"
+jars="$("$PYTHON" -m jobs.platform.jars jars $groups)"
 
 dist="$ROOT/.cache/dist"
 mkdir -p "$dist"

@@ -28,8 +28,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from jobs.config import CONF_DIR
-from jobs.frames import local_frame
+from jobs.platform.config import CONF_DIR
+from jobs.platform.frames import local_frame
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def load_asn_ranges(
 
 def _bound_sql(ip: str) -> str:
     """SQL struct ``(version, num, bucket)`` of a range bound, with fast paths for the forms that
-    tools/refresh_asn.py writes (dotted quad, fully expanded IPv6), ``ip_info_sql`` for others."""
+    devtools/refresh_asn.py writes (dotted quad, fully expanded IPv6), ``ip_info_sql`` for others."""
     octet = [f"CAST(split_part({ip}, '.', {i + 1}) AS BIGINT)" for i in range(4)]
     v4_num = " + ".join(f"{o} * {256 ** (3 - i)}" for i, o in enumerate(octet))
     v4_bucket = f"{octet[0]} * 256 + {octet[1]}"

@@ -1,4 +1,5 @@
-"""Entry point for every job: ``spark-submit.sh <job> [options]`` runs ``jobs.main <job> ...``.
+"""Entry point for every job: ``spark-submit.sh <job> [options]`` runs ``jobs.main <job> ...``,
+which calls ``jobs.commands.<job>.main(options)``.
 
 Errors reach the user as one sentence; ``TRAILWARDEN_DEBUG=1`` shows the traceback too.
 """
@@ -11,22 +12,22 @@ import os
 import sys
 import traceback
 
-JOBS = {
-    "pipeline": ("jobs.pipeline", "ingest new files, then run the detections"),
-    "ingest": ("jobs.ingest.job", "ingest new landing files into the Delta tables"),
-    "detect": ("jobs.detect.job", "run the detections incrementally (or a retro-hunt)"),
-    "alerts": ("jobs.alerts", "list alerts at a terminal"),
-    "sql": ("jobs.sql_shell", "Spark SQL prompt with the lakehouse tables as views"),
-    "sample": ("jobs.sample_data", "write the deterministic sample landing zone"),
-    "incidents": ("jobs.incidents.job", "group alerts into incidents; list, ack or resolve one"),
-    "remediate": ("jobs.incidents.remediate", "print an incident's fix plan, or --execute it"),
-    "report": ("jobs.incidents.report_job", "write incident reports and the response metrics"),
+JOBS = {  # job -> (module under jobs.commands, what it does)
+    "pipeline": "ingest new files, run the detections, then group alerts into incidents",
+    "ingest": "ingest new landing files into the Delta tables",
+    "detect": "run the detections incrementally (or a retro-hunt)",
+    "incidents": "group alerts into incidents; list, show, ack or resolve one",
+    "report": "write incident reports and the response metrics",
+    "remediate": "print an incident's fix plan, or --execute it",
+    "alerts": "list alerts at a terminal",
+    "sql": "Spark SQL prompt with the lakehouse tables as views",
 }
 
 
 def usage() -> str:
     lines = ["usage: spark-submit.sh <job> [options]", "", "jobs:"]
-    lines += [f"  {name:<10} {help_}" for name, (_, help_) in JOBS.items()]
+    lines += [f"  {name:<10} {help_}" for name, help_ in JOBS.items()]
+    lines.append(f"  {'sample':<10} write the deterministic sample landing zone (plain Python, no JVM)")
     return "\n".join(lines)
 
 
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
     for noisy in ("great_expectations", "py4j"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        module = importlib.import_module(JOBS[name][0])
+        module = importlib.import_module(f"jobs.commands.{name}")
         return int(module.main(rest))
     except SystemExit as exc:  # argparse
         return int(exc.code or 0)

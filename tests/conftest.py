@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.config import load_config
-from jobs.session import build_session
-from tests import background
-from tests.sample_lake import SampleLake
+from jobs.platform.config import load_config
+from jobs.platform.session import build_session
+from tests.support import background
+from tests.support.sample_lake import SampleLake
 
 # PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
 os.environ["TZ"] = "UTC"

@@ -1,9 +1,9 @@
-"""A smoke run of ``python -m bench`` at the smallest scale and one delivery hour (14 UTC, the
+"""A smoke run of ``python -m devtools.bench`` at the smallest scale and one delivery hour (14 UTC, the
 attack's), with the suite's configuration overlay: the results document has its keys, and
 DuckDB's Parquet holds exactly as many rows as trailwarden's silver tables.
 
 A benchmark is not a test: nothing here looks at a timing. The run starts when the suite is
-collected and works beside the other tests (``tests/background.py``); these tests run last.
+collected and works beside the other tests (``tests/support/background.py``); these tests run last.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import background
+from tests.support import background
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,10 +25,10 @@ pytestmark = pytest.mark.slow
 
 @background.job("test_bench_smoke.py")
 def run_bench(out: Path) -> dict:
-    """``python -m bench`` at the smallest scale into ``out``; the results document."""
+    """``python -m devtools.bench`` at the smallest scale into ``out``; the results document."""
     with (out / "bench.log").open("wb") as log:
         proc = background.popen(
-            [sys.executable, "-m", "bench", "--scale", "0.001", "--hours", "14", "--env", "test",
+            [sys.executable, "-m", "devtools.bench", "--scale", "0.001", "--hours", "14", "--env", "test",
              "--no-incremental", "--out", str(out), "--docs", str(out / "benchmarks.md")],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
             stderr=subprocess.STDOUT,

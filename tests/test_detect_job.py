@@ -13,19 +13,19 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import tables
-from jobs.alerts import parse_args as alerts_args
-from jobs.alerts import render, select_alerts
-from jobs.detect.job import (
+from devtools.sample.cli import ATTACK
+from jobs import lakehouse as tables
+from jobs.commands.alerts import parse_args as alerts_args
+from jobs.commands.alerts import render, select_alerts
+from jobs.commands.detect import parse_args
+from jobs.detect.run import (
     ALERTS_TABLE,
     DETECTION_RUNS_TABLE,
     load_intel_or_empty,
-    parse_args,
     retro_hunt,
     run_detections,
 )
-from jobs.sample_data import ATTACK
-from tests.sample_lake import LATE_RUN, SampleLake
+from tests.support.sample_lake import LATE_RUN, SampleLake
 
 ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
 HOUR_13 = datetime(2026, 11, 20, 13, tzinfo=timezone.utc)
@@ -40,7 +40,7 @@ def alert_id(detection_id: str, keys: list[str], window: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def lake(sample_lake: SampleLake) -> dict[str, Any]:
-    """The shared sample after ingest and detect (``tests/sample_lake.py``)."""
+    """The shared sample after ingest and detect (``tests/support/sample_lake.py``)."""
     sample_lake.stage1()
     return {"conf": sample_lake.conf, "landing": sample_lake.landing, "summary": sample_lake.detected}
 

@@ -9,7 +9,6 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs import enrichment
-from jobs.config import load_config
 from jobs.detect.catalog import (
     ENTITY_TYPES,
     TACTIC_PATTERN,
@@ -20,8 +19,9 @@ from jobs.detect.catalog import (
     load_settings,
 )
 from jobs.detect.evaluate import check_output, enable_parameter_binding, evaluate
-from jobs.detect.job import load_intel_or_empty
+from jobs.detect.run import load_intel_or_empty
 from jobs.detect.views import register_views
+from jobs.platform.config import load_config
 from schemas.alerts import SEVERITIES
 
 CATALOG = load_catalog()

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.config import load_config
-from jobs.detect.cases import mismatches, run_case
 from jobs.detect.catalog import Detection, load_catalog, load_settings
 from jobs.detect.evaluate import enable_parameter_binding, sql_text
 from jobs.detect.views import ua_family
-from jobs.frames import local_frame
+from jobs.platform.config import load_config
+from jobs.platform.frames import local_frame
+from tests.support.detection_cases import mismatches, run_case
 
 CATALOG = load_catalog()
 CASES = [

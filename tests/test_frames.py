@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import Row, SparkSession
 
-from jobs.frames import local_frame, materialize, release, union_all
+from jobs.platform.frames import local_frame, materialize, release, union_all
 
 
 def test_a_materialized_frame_reads_its_rows_until_released(spark: SparkSession) -> None:

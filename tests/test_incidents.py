@@ -17,7 +17,7 @@ from jobs.incidents.fixes import mark_done
 from jobs.incidents.metrics import percentile, summarize
 from jobs.incidents.plan import build_plan, key_actions, md, plan_json, plan_markdown, valid
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
-from tests import incident_fixtures as fx
+from tests.support import incident_fixtures as fx
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from devtools.sample.cli import ATTACK
+from jobs.commands.incidents import list_lines
 from jobs.incidents import store
-from jobs.incidents.job import list_lines
-from jobs.sample_data import ATTACK
-from tests.sample_lake import LATE_RUN, SampleLake
+from tests.support.sample_lake import LATE_RUN, SampleLake
 
 LAST_CLEANUP_CALL = ATTACK.remediation_start + timedelta(seconds=350)  # DeleteKeyPair
 
@@ -25,7 +25,7 @@ def _attack(incidents: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def runs(spark: SparkSession, sample_lake: SampleLake) -> dict[str, Any]:
-    """The shared sample before and after the clean-up calls land (``tests/sample_lake.py``)."""
+    """The shared sample before and after the clean-up calls land (``tests/support/sample_lake.py``)."""
     lake = sample_lake.stage2()
     alerts = [
         r.asDict(recursive=True)

@@ -1,6 +1,6 @@
 """The ingest job over a hostile landing zone: exact accounting, contents, reruns and crashes.
 
-The killed spark-submit run is a background job (``tests/background.py``): this module's tests
+The killed spark-submit run is a background job (``tests/support/background.py``): this module's tests
 run last."""
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import pytest
 import yaml
 from pyspark.sql import SparkSession
 
-from jobs import tables
-from jobs.config import load_config
-from jobs.ingest import job as ingest_job
-from jobs.ingest.job import Accounting, run_ingest
+from jobs import lakehouse as tables
+from jobs.ingest import run as ingest_job
+from jobs.ingest.run import Accounting, run_ingest
+from jobs.platform.config import load_config
 from jobs.quality import CHECKS_PATH, QualityFailure
-from tests import background
-from tests.landing_fixtures import write_hostile_landing
+from tests.support import background
+from tests.support.landing_fixtures import write_hostile_landing
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {
@@ -157,7 +157,7 @@ def test_a_failed_fail_check_stops_the_run_before_anything_is_written(
 
 
 def _checkpointed(spark: SparkSession) -> set[int]:
-    """Ids of the RDDs kept by ``jobs.frames.materialize`` (Delta's own state caches aside)."""
+    """Ids of the RDDs kept by ``jobs.platform.frames.materialize`` (Delta's own state caches aside)."""
     rdds = spark.sparkContext._jsc.getPersistentRDDs()
     return {int(i) for i, rdd in rdds.items() if rdd.rdd().isLocallyCheckpointed()}
 

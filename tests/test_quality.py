@@ -16,8 +16,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import BooleanType, StructField, StructType
 
-from jobs.config import ConfigError
-from jobs.frames import local_frame
+from jobs.platform.config import ConfigError
+from jobs.platform.frames import local_frame
 from jobs.quality import (
     Check,
     QualityFailure,

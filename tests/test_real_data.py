@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import tables
-from jobs.config import load_config
-from jobs.ingest.job import run_ingest
+from jobs import lakehouse as tables
+from jobs.ingest.run import run_ingest
+from jobs.platform.config import load_config
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

@@ -15,13 +15,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import enrichment
-from jobs.config import load_config
 from jobs.detect.catalog import detection_params, load_catalog, load_settings
 from jobs.detect.evaluate import enable_parameter_binding, evaluate, to_alerts
 from jobs.detect.views import register_views, with_cloudtrail_extras
 from jobs.ingest.cloudtrail import normalize_records
 from jobs.ingest.json_records import split_records
 from jobs.ingest.read import read_whole_files
+from jobs.platform.config import load_config
 
 PANTHER_ROOT = "panther-analysis/test_scenarios/compromised-root-creds/attacker_cloudtrail.json"
 EXPECTED = {  # file name -> (detection, severity) of the alerts its events are evidence for

@@ -10,10 +10,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from jobs.commands.remediate import boto3_clients, carry_out
 from jobs.incidents.execute import dry_run, to_call
 from jobs.incidents.plan import build_plan
-from jobs.incidents.remediate import boto3_clients, carry_out
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 REGION = "us-east-1"
 

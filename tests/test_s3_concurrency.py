@@ -1,7 +1,7 @@
 """Two Spark processes (two "hosts") append to one Delta table on S3 at the same time, their
 commits serialized by the DynamoDB LogStore: both succeed, and no commit is lost or doubled.
 
-The race is a background job (``tests/background.py``, with its own moto server): it starts when
+The race is a background job (``tests/support/background.py``, with its own moto server): it starts when
 the suite is collected and runs beside the in-process tests; the test checks what it left."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from jobs.runtime import resolve_jars
-from tests import background
-from tests.moto_server import moto_endpoint
-from tests.s3_support import ROOT, delta_log
+from jobs.platform.jars import resolve_jars
+from tests.support import background
+from tests.support.moto_server import moto_endpoint
+from tests.support.s3_support import ROOT, delta_log
 
 BUCKET, TABLE = "tw-race", "lakehouse/silver/race"
 BATCHES, ROWS = 6, 50

@@ -1,16 +1,16 @@
 """The pipeline on S3 (a moto server on 127.0.0.1) and on a Spark standalone cluster (a master
-and one worker on 127.0.0.1, ``tests/standalone.py``): the landing zone in one bucket, every
+and one worker on 127.0.0.1, ``tests/support/standalone.py``): the landing zone in one bucket, every
 table in another, through ``spark-submit.sh``; the same accounting and tables as the same files
 give on local disk; a rerun adds nothing.
 
 The landing zone is one hour of the sample day (the files delivered 14:00-15:00 UTC, the
-attack's hour, from ``jobs.sample_data --hours 14``) plus the hostile landing zone of
-``tests/landing_fixtures.py`` (every bad-input case), not all ~2,600 sample objects: the
+attack's hour, from ``devtools.sample.cli --hours 14``) plus the hostile landing zone of
+``tests/support/landing_fixtures.py`` (every bad-input case), not all ~2,600 sample objects: the
 per-object request cost against the moto server dominates, and this exercises every code path.
 The first run goes through the cluster, so the executors on the worker parse and quarantine the
 hostile files and write to S3; the rerun goes through ``local[*]``.
 
-The runs are a background job (``tests/background.py``, with its own moto server and cluster):
+The runs are a background job (``tests/support/background.py``, with its own moto server and cluster):
 they start when the suite is collected and work beside the in-process tests; the test then
 ingests the same files from local disk in-process and compares.
 """
@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import tables
-from jobs.config import load_config
-from jobs.ingest.job import run_ingest
-from tests import background
-from tests.landing_fixtures import write_hostile_landing
-from tests.moto_server import moto_endpoint, upload_tree
-from tests.s3_support import ROOT, accounting, delta_row_count, submit
-from tests.standalone import standalone_cluster
+from jobs import lakehouse as tables
+from jobs.ingest.run import run_ingest
+from jobs.platform.config import load_config
+from tests.support import background
+from tests.support.landing_fixtures import write_hostile_landing
+from tests.support.moto_server import moto_endpoint, upload_tree
+from tests.support.s3_support import ROOT, accounting, delta_row_count, submit
+from tests.support.standalone import standalone_cluster
 from tests.test_ingest_job import EXPECTED
 
 LOGS, LAKE = "tw-logs", "tw-lake"
@@ -63,7 +63,7 @@ def run_on_s3(tmp: Path) -> S3Runs:
     ``spark-submit.sh`` on a standalone cluster, then again on ``local[*]``."""
     landing = tmp / "landing"
     subprocess.run(
-        [sys.executable, "-m", "jobs.sample_data", "--out", str(landing), "--hours", "14"],
+        [sys.executable, "-m", "devtools.sample.cli", "--out", str(landing), "--hours", "14"],
         cwd=ROOT, check=True, capture_output=True,
     )
     write_hostile_landing(landing)

@@ -8,12 +8,12 @@ from datetime import date
 
 import pytest
 
-from jobs.config import load_config
-from jobs.s3.discovery import list_since, listing_start, split_uri
-from jobs.s3.logstore import LOGSTORE_CLASS
-from jobs.s3.settings import spark_properties
-from jobs.session import s3_properties
-from tests.moto_server import MotoEndpoint, moto_endpoint
+from jobs.ingest.s3_listing import list_since, listing_start, split_uri
+from jobs.platform.config import load_config
+from jobs.platform.logstore import LOGSTORE_CLASS
+from jobs.platform.s3 import spark_properties
+from jobs.platform.session import s3_properties
+from tests.support.moto_server import MotoEndpoint, moto_endpoint
 
 DDB = "spark.io.delta.storage.S3DynamoDBLogStore."
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from jobs.sample.actors import build_roster
-from jobs.sample.build import Plan
-from jobs.sample.ids import Clock
-from jobs.sample.landscape import build_account
-from jobs.sample_data import ATTACK, Summary, generate, main, write_remediation
+from devtools.sample.actors import build_roster
+from devtools.sample.build import Plan
+from devtools.sample.cli import ATTACK, Summary, generate, main, write_remediation
+from devtools.sample.ids import Clock
+from devtools.sample.landscape import build_account
 
 REGION = r"(?:us-east-1|eu-west-1|us-west-2)"
 DAY = r"(\d{4})/(\d{2})/(\d{2})"

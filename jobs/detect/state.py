@@ -16,9 +16,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from jobs import tables
-from jobs.detect.durations import floor_time, utc
+from jobs import lakehouse as tables
 from jobs.detect.views import TIME_EXPRESSIONS
+from jobs.platform.times import floor_time, utc
 
 VIEW_TABLES = {
     "cloudtrail_events": tables.CLOUDTRAIL,

@@ -27,13 +27,13 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from jobs.detect.durations import parse_duration
 from jobs.enrichment import with_asn
-from jobs.frames import local_frame, materialize, release
 from jobs.incidents import assemble, graph, scope
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
 from jobs.incidents.plan import build_plan
+from jobs.platform.frames import local_frame, materialize, release
+from jobs.platform.times import parse_duration
 from schemas.incidents import INCIDENTS
 
 log = logging.getLogger("trailwarden.incidents")

@@ -13,9 +13,9 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import tables
+from jobs import lakehouse as tables
 from jobs.detect.views import empty_frame
-from jobs.frames import local_frame
+from jobs.platform.frames import local_frame
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.incidents import INCIDENTS, RESPONSE_METRICS
 from schemas.vpcflow import VPC_FLOWS
@@ -134,9 +134,9 @@ def write_metrics(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[st
 
 def write_text(lakehouse: str, relative: str, text: str, conf: Mapping[str, Any]) -> str:
     """Write ``text`` to ``<lakehouse>/<relative>`` (local path or s3a:// via boto3); return it."""
-    target = f"{lakehouse.rstrip('/')}/{relative}"
+    target = f"{tables.rstrip('/')}/{relative}"
     if target.startswith(("s3a://", "s3://")):
-        from jobs.aws import s3_client
+        from jobs.platform.aws import s3_client
 
         bucket, _, key = target.split("://", 1)[1].partition("/")
         s3_client(dict(conf)).put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))

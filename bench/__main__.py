@@ -1,7 +1,0 @@
-"""``python -m bench --scale S [--scaling]``: see ``bench/cli.py``."""
-
-import sys
-
-from bench.cli import main
-
-sys.exit(main())

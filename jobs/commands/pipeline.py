@@ -1,0 +1,36 @@
+"""The pipeline job: ingest new landing files, run the detections over what changed, then group the
+alerts into incidents (scope, remediation plan, fix tracking, reports)."""
+
+from __future__ import annotations
+
+import logging
+
+from jobs.ingest.run import run_ingest
+from jobs.platform.cli import config_from_args, job_parser, new_run_id
+from jobs.platform.session import build_session
+
+log = logging.getLogger("trailwarden.pipeline")
+
+
+def main(argv: list[str]) -> int:
+    """``spark-submit.sh pipeline``: ingest, detect, print what was found."""
+    parser = job_parser("pipeline", "Ingest new landing files, then run the detections.")
+    parser.add_argument("--no-detect", action="store_true", help="ingest only")
+    args = parser.parse_args(argv)
+    conf = config_from_args(args)
+    spark = build_session(conf, "trailwarden-pipeline")
+    run_id = new_run_id()
+    print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}")
+    for accounting in run_ingest(spark, conf, run_id):
+        print("  " + accounting.line())
+    if not args.no_detect and conf.get("detect", {}).get("enabled", True):
+        from jobs.detect.run import run_detections
+
+        summary = run_detections(spark, conf, run_id)
+        print(f"  detect: {summary}")
+        if conf.get("incidents", {}).get("enabled", True):
+            from jobs.incidents.run import run_incidents
+
+            for line in run_incidents(spark, conf, run_id).lines():
+                print("  " + line)
+    return 0

@@ -1,0 +1,116 @@
+"""The remediate job: ``spark-submit.sh remediate INCIDENT_ID [--json] [--execute [--yes]]``.
+
+Prints the incident's plan. With ``--execute`` it dry-runs every EC2 action, asks for
+confirmation (``--yes`` skips the prompt, for automation) and then carries the plan out with
+boto3. Root-key actions stay manual: their console steps are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jobs.incidents import store
+from jobs.incidents.correlate import aware
+from jobs.incidents.execute import Clients, Outcome, dry_run, execute
+from jobs.incidents.plan import plan_json, plan_markdown
+from jobs.platform.cli import config_from_args, job_parser
+from jobs.platform.session import build_session
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Command-line options."""
+    parser = job_parser("remediate", "Print an incident's remediation plan, or carry it out.")
+    parser.add_argument("incident_id")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--execute", action="store_true", help="carry the plan out with boto3")
+    parser.add_argument(
+        "--yes", action="store_true", help="with --execute: do not ask for confirmation"
+    )
+    parser.add_argument("--endpoint-url", help="AWS endpoint (tests against a moto server)")
+    return parser.parse_args(argv)
+
+
+def boto3_clients(endpoint_url: str | None) -> Clients:
+    """A ``clients(service, region)`` factory over boto3 (one client per service and region)."""
+    import boto3
+
+    cache: dict[tuple[str, str | None], Any] = {}
+
+    def make(service: str, region: str | None) -> Any:
+        key = (service, region)
+        if key not in cache:
+            cache[key] = boto3.client(
+                service, region_name=region or "us-east-1", endpoint_url=endpoint_url
+            )
+        return cache[key]
+
+    return make
+
+
+def outcome_lines(title: str, outcomes: Sequence[Outcome]) -> list[str]:
+    return [title] + [
+        f"  {o.step:>3}. {o.action} {o.resource_id}: {o.status}"
+        + (f" ({o.message})" if o.message else "")
+        for o in outcomes
+    ]
+
+
+def carry_out(
+    plan: Sequence[dict[str, Any]],
+    clients: Clients,
+    confirm: Callable[[str], bool],
+    out: Callable[[str], None] = print,
+    retry_seconds: float = 120.0,
+) -> int:
+    """Dry run, confirm, execute; 0 when every cleared action was done, 1 otherwise."""
+    checked = dry_run(plan, clients)
+    for line in outcome_lines("dry run:", checked):
+        out(line)
+    failed = [o for o in checked if o.status == "failed"]
+    if failed:
+        out(f"dry run failed for {len(failed)} action(s): nothing was changed.")
+        return 1
+    todo = [o for o in checked if o.status in ("would-succeed", "no-dry-run")]
+    if not todo:
+        out("nothing to execute.")
+        return 0
+    if not confirm(f"Execute {len(todo)} action(s) against AWS? [y/N] "):
+        out("not confirmed: nothing was changed.")
+        return 1
+    done = execute(plan, clients, checked, retry_seconds=retry_seconds)
+    for line in outcome_lines("executed:", done):
+        out(line)
+    manual = [o for o in done if o.status == "manual"]
+    if manual:
+        out(
+            f"{len(manual)} action(s) need the console (steps above). The next run marks the "
+            "incident fixed once CloudTrail shows every action."
+        )
+    return 1 if any(o.status == "failed" for o in done) else 0
+
+
+def ask(prompt: str) -> bool:
+    """An interactive yes/no on the terminal."""
+    if not sys.stdin.isatty():
+        return False
+    return input(prompt).strip().lower() in ("y", "yes")
+
+
+def main(argv: Sequence[str]) -> int:
+    """``spark-submit.sh remediate INCIDENT_ID ...``."""
+    args = parse_args(argv)
+    store.check_incident_id(args.incident_id)
+    conf = config_from_args(args)
+    spark = build_session(conf, "trailwarden-remediate")
+    found = store.load_incidents(spark, conf["lakehouse"], args.incident_id)
+    if not found:
+        raise ValueError(f"no incident {args.incident_id}.")
+    plan = aware(found[0]["remediation"])
+    print(plan_json(args.incident_id, plan) if args.json else plan_markdown(args.incident_id, plan))
+    if not args.execute:
+        return 0
+    confirm = (lambda _prompt: True) if args.yes else ask
+    return carry_out(plan, boto3_clients(args.endpoint_url), confirm)

@@ -1,0 +1,41 @@
+"""The report job: ``spark-submit.sh report [INCIDENT_ID]`` writes the incident reports and the
+response-metrics report under ``<lakehouse>/reports/`` and prints their paths."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from jobs.incidents import store
+from jobs.incidents.correlate import aware
+from jobs.incidents.report import metrics_markdown
+from jobs.incidents.run import update_metrics, write_reports
+from jobs.platform.cli import config_from_args, job_parser, new_run_id
+from jobs.platform.session import build_session
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Command-line options."""
+    parser = job_parser(
+        "report", "Write incident reports (Markdown and HTML) and the response metrics."
+    )
+    parser.add_argument("incident_id", nargs="?", help="one incident (default: every incident)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``spark-submit.sh report [INCIDENT_ID]``."""
+    args = parse_args(argv)
+    conf = config_from_args(args)
+    spark = build_session(conf, "trailwarden-report")
+    incidents = [aware(i) for i in store.load_incidents(spark, conf["lakehouse"], args.incident_id)]
+    if args.incident_id and not incidents:
+        raise ValueError(f"no incident {args.incident_id}.")
+    live = [i for i in incidents if i["status"] != "merged"]
+    for iid, path in write_reports(conf, live).items():
+        print(f"{iid}: {path}")
+    if not args.incident_id:
+        rows = update_metrics(spark, conf, incidents, new_run_id(), datetime.now(UTC))
+        print(metrics_markdown(rows))
+    return 0

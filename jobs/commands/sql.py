@@ -1,0 +1,67 @@
+"""``spark-submit.sh sql``: a Spark SQL prompt with every lakehouse table registered as a view.
+
+Views are named after the table path with ``/`` turned into ``_`` (``silver/cloudtrail_events``
+-> ``silver_cloudtrail_events``), and also by their last segment when that is unique.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from pyspark.sql import SparkSession
+
+from jobs import lakehouse as tables
+from jobs.platform.cli import config_from_args, job_parser
+from jobs.platform.session import build_session
+
+KNOWN = [
+    *tables.CONTRACTS,
+    "gold/alerts", "gold/detection_runs", "gold/incidents", "gold/response_metrics",
+]
+
+
+def register_views(spark: SparkSession, lakehouse: str) -> list[str]:
+    """Register a temp view per existing Delta table under ``lakehouse``; return view names."""
+    from delta.tables import DeltaTable
+
+    present = [n for n in KNOWN if DeltaTable.isDeltaTable(spark, tables.table_path(lakehouse, n))]
+    short = Counter(n.rsplit("/", 1)[-1] for n in present)
+    names = []
+    for name in present:
+        df = spark.read.format("delta").load(tables.table_path(lakehouse, name))
+        for view in {name.replace("/", "_"), name.rsplit("/", 1)[-1]}:
+            if view == name.rsplit("/", 1)[-1] and short[view] > 1:
+                continue
+            df.createOrReplaceTempView(view)
+            names.append(view)
+    return sorted(names)
+
+
+def main(argv: list[str]) -> int:
+    """Run ``-e QUERY`` or read statements (ending in ``;``) from standard input."""
+    parser = job_parser("sql", "Spark SQL over the lakehouse lakehouse.")
+    parser.add_argument("-e", "--execute", help="run one statement and exit")
+    args = parser.parse_args(argv)
+    conf = config_from_args(args)
+    spark = build_session(conf, "trailwarden-sql")
+    views = register_views(spark, conf["lakehouse"])
+    if args.execute:
+        spark.sql(args.execute).show(100, truncate=False)
+        return 0
+    print("views: " + ", ".join(views) + "\nend statements with ';', quit with Ctrl-D",
+          file=sys.stderr)
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("trailwarden> " if not buffer else "         ...> ")
+        except EOFError:
+            return 0
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            statement = "\n".join(buffer).rstrip().rstrip(";")
+            buffer = []
+            try:
+                spark.sql(statement).show(100, truncate=False)
+            except Exception as exc:  # noqa: BLE001 - a bad query must not end the session
+                print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)

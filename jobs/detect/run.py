@@ -1,0 +1,316 @@
+"""The detect job: evaluate every enabled detection over the windows that need it, MERGE the
+alerts, then widen the baselines and record the covered windows.
+
+``spark-submit.sh detect`` runs incrementally (the pipeline calls ``run_detections`` after
+ingestion); ``detect --detection NAME --from T --to T`` re-runs one detection over history and
+reports the alerts it would add or change, writing them only with ``--write``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import enrichment
+from jobs import lakehouse as tables
+from jobs.alerts.store import changes, merge_alerts
+from jobs.detect import baselines as base
+from jobs.detect.catalog import (
+    Detection,
+    DetectionError,
+    detection_params,
+    is_enabled,
+    load_catalog,
+    load_settings,
+    settings_path,
+)
+from jobs.detect.evaluate import enable_parameter_binding, evaluate, to_alerts
+from jobs.detect.state import (
+    Pending,
+    Snapshot,
+    contiguous,
+    is_final,
+    late_windows,
+    load_state,
+    plan,
+    snapshot,
+)
+from jobs.detect.views import TIME_EXPRESSIONS, register_views, with_cloudtrail_extras
+from jobs.platform.frames import local_frame, materialize, release, union_all
+from jobs.platform.times import ceil_time, floor_time, parse_duration
+from schemas.alerts import ALERTS, BASELINES, DETECTION_RUNS
+
+log = logging.getLogger("trailwarden.detect")
+
+ALERTS_TABLE = "gold/alerts"
+DETECTION_RUNS_TABLE = "gold/detection_runs"
+ALERTS_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
+
+
+@dataclass
+class Summary:
+    """What one detect run did."""
+
+    detections: int = 0
+    windows: int = 0
+    alerts: int = 0
+    new: int = 0
+    changed: int = 0
+    by_detection: dict[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.detections} detections over {self.windows} windows: {self.alerts} alerts "
+            f"({self.new} new, {self.changed} changed)"
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``detect`` section, parsed."""
+
+    window: timedelta
+    lateness: timedelta
+    initial_lookback: timedelta
+    enrich_asn: bool
+
+    @classmethod
+    def of(cls, conf: dict[str, Any]) -> Settings:
+        detect = conf.get("detect", {})
+        return cls(
+            parse_duration(detect.get("window", "1 hour")),
+            parse_duration(detect.get("lateness", "15 minutes")),
+            parse_duration(detect.get("initial_lookback", "30 days")),
+            bool(detect.get("asn_enrichment", True)),
+        )
+
+
+def ensure_gold(spark: SparkSession, lakehouse: str) -> dict[str, DeltaTable]:
+    """Create the gold tables unless they exist (alerts with Change Data Feed on)."""
+    path = lambda name: tables.table_path(lakehouse, name)  # noqa: E731
+    return {
+        "alerts": tables.ensure_table(spark, path(ALERTS_TABLE), ALERTS, None, ALERTS_PROPERTIES),
+        "runs": tables.ensure_table(spark, path(DETECTION_RUNS_TABLE), DETECTION_RUNS),
+        "baselines": tables.ensure_table(spark, path(base.BASELINES_TABLE), BASELINES, ["kind"]),
+    }
+
+
+def load_intel_or_empty() -> dict[str, Any]:
+    """helper-2's intel lists, or empty lists (with a warning) when the files are missing."""
+    try:
+        return enrichment.load_intel()
+    except enrichment.IntelError as exc:
+        log.warning("intel lists unavailable (%s); intel-based matches are off", exc)
+        return {
+            "hosting_asns": {}, "bad_asns": {}, "mining_pool_ports": [], "mining_pool_ports_ambiguous": [],
+            "mining_pool_domains": [], "mining_pool_domain_suffixes": [], "mining_pool_ips": [],
+        }
+
+
+def build_views(
+    spark: SparkSession,
+    snaps: dict[str, Snapshot],
+    start: datetime,
+    end: datetime,
+    baselines: DataFrame,
+    enrich_asn: bool = True,
+    readers: Sequence[str] = (),
+) -> list[DataFrame]:
+    """Register the detection views over ``[start, end)`` of the pinned snapshots, each read and
+    enriched once; return the frames it materialized (``jobs.platform.frames.release`` them).
+
+    ``readers`` are the SQL texts that will read the views. A view named in two or more of them
+    is materialized (they share one scan, and plan against a scan of the kept rows); a view read
+    once is not (that would cost a full copy for one scan). ``record_json``, the whole raw event,
+    is left out of the materialized CloudTrail view (NULL) unless a reader names it.
+    """
+    enable_parameter_binding(spark)
+    enrichment.register_sql_functions(spark)
+    intel = load_intel_or_empty()
+    enrichment.register_intel_views(spark, intel)
+    ranges = enrichment.shipped_asn_ranges(spark, intel.get("hosting_asns", {}).keys()) if enrich_asn else None
+    if enrich_asn and ranges is None:
+        log.warning("no ASN range files under conf/intel/asn; src_asn stays empty")
+    frames: dict[str, DataFrame] = {}
+    kept = []
+    for view, snap in snaps.items():
+        if snap.version is None:
+            continue
+        time_col = F.expr(TIME_EXPRESSIONS[view])
+        df = snap.read(spark).where((time_col >= F.lit(start)) & (time_col < F.lit(end)))
+        if view == "cloudtrail_events":
+            df = with_cloudtrail_extras(df)
+            if not _named(readers, "record_json"):
+                df = df.withColumn("record_json", F.lit(None).cast("string"))
+            if ranges is not None:
+                df = enrichment.with_asn(df, "source_ip", ranges, prefix="src_")
+        if view == "vpc_flows" and ranges is not None:
+            df = enrichment.with_asn(df, "dstaddr", ranges, prefix="dst_")
+        if sum(_named([sql], view) for sql in readers) > 1:
+            df = materialize(df)
+            kept.append(df)
+        frames[view] = df
+    register_views(spark, frames, baselines)
+    return kept
+
+
+def _named(texts: Sequence[str], name: str) -> bool:
+    """Whether any of ``texts`` names ``name`` as a whole word."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return any(pattern.search(t) for t in texts)
+
+
+def _alerts_for(
+    spark: SparkSession, detection: Detection, params: dict[str, Any], spans: list[tuple[datetime, datetime]],
+    step: timedelta, run_id: str, now: datetime,
+) -> DataFrame | None:
+    frames = [
+        to_alerts(evaluate(spark, detection, params, lo, hi), detection, int(step.total_seconds()), run_id, now)
+        for lo, hi in spans
+    ]
+    return union_all(frames) if frames else None
+
+
+def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Summary:
+    """Evaluate every enabled detection incrementally; MERGE alerts; update baselines and runs."""
+    settings = Settings.of(conf)
+    lakehouse = conf["lakehouse"]
+    now = datetime.now(timezone.utc)
+    catalog = [d for d in load_catalog() if is_enabled(d, load_settings(settings_path(conf)))]
+    detector_settings = load_settings(settings_path(conf))
+    gold = ensure_gold(spark, lakehouse)
+    snaps = {view: snapshot(spark, lakehouse, view) for view in TIME_EXPRESSIONS}
+    state = load_state(gold["runs"].toDF())
+
+    late: dict[str, dict[datetime, datetime]] = {}
+    for view, snap in snaps.items():
+        marks = [c.watermarks[view] for d in catalog for c in state.get(d.id, {}).values() if view in c.watermarks]
+        versions = [c.versions.get(view) for d in catalog for c in state.get(d.id, {}).values()]
+        if snap.version is not None and marks and any(v != snap.version for v in versions):
+            late[view] = late_windows(spark, snap, min(marks), settings.window)
+    pending = {
+        d.id: plan(d.source_tables, snaps, state.get(d.id, {}), late, settings.window, settings.initial_lookback)
+        for d in catalog
+    }
+    todo = [d for d in catalog if pending[d.id]]
+    summary = Summary(detections=len(todo), windows=sum(len(p) for p in pending.values()))
+    if not todo:
+        log.info("detect: nothing to evaluate (%d detections up to date)", len(catalog))
+        return summary
+
+    span_start = min(pending[d.id][0].start - d.lookback for d in todo)
+    span_end = max(pending[d.id][-1].end for d in todo)
+    readers = [d.sql for d in todo] + list(base.BASELINE_SOURCES.values())
+    kept = build_views(
+        spark, snaps, span_start, span_end, gold["baselines"].toDF(), settings.enrich_asn, readers
+    )
+    try:
+        parts = []
+        for d in todo:
+            params = detection_params(d, detector_settings, conf)
+            spans = contiguous(pending[d.id])
+            log.info("detect: %s over %d windows in %d ranges", d.name, len(pending[d.id]), len(spans))
+            frame = _alerts_for(spark, d, params, spans, settings.window, run_id, now)
+            if frame is not None:
+                parts.append(frame)
+        alerts = materialize(union_all(parts))
+        kept.append(alerts)
+        changed = materialize(changes(gold["alerts"].toDF(), alerts))
+        kept.append(changed)
+        counts = {(r["detection_id"], r["window_start"]): r["n"] for r in
+                  alerts.groupBy("detection_id", "window_start").agg(F.count("*").alias("n")).collect()}
+        kinds = {r["change"]: r["n"] for r in changed.groupBy("change").agg(F.count("*").alias("n")).collect()}
+        summary.new, summary.changed = kinds.get("new", 0), kinds.get("changed", 0)
+        summary.alerts = sum(counts.values())
+        if summary.new or summary.changed:
+            merge_alerts(gold["alerts"], changed)
+        # Baselines learn from the evaluated span only after its detections ran.
+        covered_start = min(pending[d.id][0].start for d in todo)
+        base.merge_baselines(gold["baselines"], base.observations(spark, covered_start, span_end), run_id, now)
+        _record_runs(spark, gold["runs"], todo, pending, snaps, counts, settings, run_id, now)
+        for d in todo:
+            summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
+    finally:
+        for df in kept:
+            release(df)
+    log.info("detect: %s", summary)
+    return summary
+
+
+def _record_runs(
+    spark: SparkSession, runs: DeltaTable, todo: list[Detection], pending: dict[str, list[Pending]],
+    snaps: dict[str, Snapshot], counts: dict[tuple[str, datetime], int], settings: Settings,
+    run_id: str, now: datetime,
+) -> None:
+    rows = []
+    for d in todo:
+        inputs = [snaps[s] for s in d.source_tables if snaps[s].version is not None]
+        versions = {s.view: int(s.version) for s in inputs if s.version is not None}
+        marks = {s.view: s.watermark for s in inputs if s.watermark is not None}
+        for w in pending[d.id]:
+            key = (d.id, w.start.replace(tzinfo=None))
+            rows.append((
+                run_id, "incremental", d.id, d.name, d.fingerprint({}), w.start, w.end,
+                is_final(w.end, inputs, settings.lateness), w.reason, versions, marks,
+                int(counts.get(key, 0)), now,
+            ))
+    local_frame(spark, rows, DETECTION_RUNS).write.format("delta").mode("append").save(
+        runs.detail().select("location").first()[0]
+    )
+
+
+@dataclass(frozen=True)
+class HuntResult:
+    """A retro-hunt: alerts it would add or change, and how many it found unchanged."""
+
+    new: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    unchanged: int
+
+
+def retro_hunt(
+    spark: SparkSession, conf: dict[str, Any], name: str, start: datetime, end: datetime,
+    write: bool, run_id: str,
+) -> HuntResult:
+    """Re-run detection ``name`` over ``[start, end)`` (widened to whole windows)."""
+    settings = Settings.of(conf)
+    matches = [d for d in load_catalog() if d.name == name or d.id == name]
+    if not matches:
+        raise DetectionError(f"no detection named {name!r}; see docs/detections.md for the list.")
+    detection = matches[0]
+    lo, hi = floor_time(start, settings.window), ceil_time(end, settings.window)
+    if hi <= lo:
+        raise DetectionError("--to must be later than --from.")
+    gold = ensure_gold(spark, conf["lakehouse"])
+    snaps = {view: snapshot(spark, conf["lakehouse"], view) for view in TIME_EXPRESSIONS}
+    now = datetime.now(timezone.utc)
+    kept = build_views(
+        spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(), settings.enrich_asn,
+        [detection.sql],
+    )
+    try:
+        params = detection_params(detection, load_settings(settings_path(conf)), conf)
+        alerts = _alerts_for(spark, detection, params, [(lo, hi)], settings.window, run_id, now)
+        assert alerts is not None
+        alerts = materialize(alerts)
+        kept.append(alerts)
+        found = alerts.count()
+        delta = materialize(changes(gold["alerts"].toDF(), alerts))
+        kept.append(delta)
+        rows = [r.asDict(recursive=True) for r in delta.orderBy("first_seen", "alert_id").collect()]
+        if write and rows:
+            merge_alerts(gold["alerts"], delta)
+    finally:
+        for df in kept:
+            release(df)
+    new = [r for r in rows if r["change"] == "new"]
+    changed = [r for r in rows if r["change"] == "changed"]
+    return HuntResult(new, changed, found - len(rows))

@@ -1,0 +1,130 @@
+"""The incidents job: ``spark-submit.sh incidents [run|list|show|ack|resolve] [ID]``.
+
+``run`` (the default, and what the pipeline calls after the detections) groups alerts into
+``gold/incidents``, tracks fixes from CloudTrail, writes ``gold/response_metrics`` and the
+reports of the incidents that changed under ``<lakehouse>/reports/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs import enrichment
+from jobs.incidents import store
+from jobs.incidents.correlate import Settings, aware, correlate
+from jobs.incidents.metrics import summarize
+from jobs.incidents.report import Target, metrics_markdown, render_html, render_markdown, when
+
+log = logging.getLogger("trailwarden.incidents")
+
+
+@dataclass
+class IncidentSummary:
+    """What one run did, and the incidents worth printing."""
+
+    written: int = 0
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """One line per live incident (most severe first) and its report path."""
+        live = [i for i in self.incidents if i["status"] != "merged"]
+        rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+        out = [f"incidents: {len(live)} ({self.written} new or changed this run)"]
+        for i in sorted(live, key=lambda i: (rank.get(i["severity"], 9), i["incident_id"])):
+            fixed = f", fixed {when(i['fixed_at'])}" if i.get("fixed_at") else ""
+            out.append(
+                f"  [{i['severity']}] {i['incident_id']} {i['status']}: {i['title']} "
+                f"({i['actions_done']}/{i['actions_total']} actions done{fixed})"
+            )
+            if i["incident_id"] in self.reports:
+                out.append(f"      report: {self.reports[i['incident_id']]}")
+        return out
+
+
+def asn_ranges(spark: SparkSession, conf: dict[str, Any]) -> DataFrame | None:
+    """The shipped ASN lookup (cached once per application), or None when disabled
+    (``incidents.asn: false``) or not shipped."""
+    if not (conf.get("incidents", {}) or {}).get("asn", True):
+        return None
+    try:
+        hosting = enrichment.load_intel().get("hosting_asns", {}).keys()
+    except enrichment.IntelError:
+        hosting = []
+    return enrichment.shipped_asn_ranges(spark, hosting)
+
+
+def write_reports(conf: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Write ``reports/<id>.md`` and ``.html`` for each incident; return id -> HTML path."""
+    target, lakehouse, out = Target.of(conf), conf["lakehouse"], {}
+    for incident in incidents:
+        i = aware(incident)
+        iid = store.check_incident_id(i["incident_id"])
+        store.write_text(
+            lakehouse, f"{store.REPORTS_DIR}/{iid}.md", render_markdown(i, target), conf
+        )
+        out[iid] = store.write_text(
+            lakehouse, f"{store.REPORTS_DIR}/{iid}.html", render_html(i, target), conf
+        )
+    return out
+
+
+def update_metrics(
+    spark: SparkSession,
+    conf: dict[str, Any],
+    incidents: Sequence[dict[str, Any]],
+    run_id: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Compute and MERGE this run's ``gold/response_metrics``; write
+    ``reports/response_metrics.md``."""
+    target = Target.of(conf)
+    rows = summarize(
+        [aware(i) for i in incidents],
+        target_minutes=target.minutes,
+        target_share=target.share,
+        as_of=now,
+        run_id=run_id,
+    )
+    store.write_metrics(spark, conf["lakehouse"], rows)
+    store.write_text(
+        conf["lakehouse"], f"{store.REPORTS_DIR}/response_metrics.md", metrics_markdown(rows), conf
+    )
+    return rows
+
+
+def run_incidents(
+    spark: SparkSession,
+    conf: dict[str, Any],
+    run_id: str,
+    ranges: DataFrame | None = None,
+    now: datetime | None = None,
+) -> IncidentSummary:
+    """Correlate alerts into incidents, track fixes, MERGE, then metrics and reports."""
+    now = now or datetime.now(UTC)
+    lakehouse = conf["lakehouse"]
+    alerts = store.read_optional(spark, lakehouse, store.ALERTS_TABLE)
+    existing = store.load_incidents(spark, lakehouse)
+    summary = IncidentSummary()
+    if alerts is not None:
+        cloudtrail, flows = store.read_silver(spark, lakehouse)
+        ranges = ranges if ranges is not None else asn_ranges(spark, conf)
+        rows = correlate(
+            alerts, cloudtrail, flows, ranges, existing, Settings.of(conf), run_id, now
+        )
+        summary.written = store.merge_incidents(spark, lakehouse, rows)
+        changed = [r for r in rows if r["status"] != "merged"]
+        summary.reports = write_reports(conf, changed)
+    summary.incidents = [aware(i) for i in store.load_incidents(spark, lakehouse)]
+    for i in summary.incidents:  # reports of unchanged incidents already exist
+        path = f"{lakehouse.rstrip('/')}/{store.REPORTS_DIR}/{i['incident_id']}.html"
+        summary.reports.setdefault(i["incident_id"], path)
+    update_metrics(spark, conf, summary.incidents, run_id, now)
+    log.info("incidents: %d written, %d in total", summary.written, len(summary.incidents))
+    return summary
