@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv, install pinned dependencies, check Java, resolve the Delta jars once
-	@$(PY) -m jobs.platform.jars java
-	@$(PY) -m jobs.platform.jars jars delta > /dev/null
+	@$(PY) -m jobs.runtime.jars java
+	@$(PY) -m jobs.runtime.jars jars delta > /dev/null
 	@echo "setup done: Python deps in $(VENV), jars cached in .cache/jars"
 
 $(LANDING):

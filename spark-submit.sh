@@ -10,7 +10,7 @@ PYTHON="${TRAILWARDEN_PYTHON:-$ROOT/.venv/bin/python}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export TRAILWARDEN_HOME="$ROOT"  # conf/, schemas/ and detections/ for the driver
 
-"$PYTHON" -m jobs.platform.jars java
+"$PYTHON" -m jobs.runtime.jars java
 
 job="${1:-help}"; shift || true
 master="${SPARK_MASTER:-local[*]}"
@@ -32,7 +32,7 @@ fi
 
 groups="delta"
 case " ${args[*]:-} " in *s3a://*) groups="delta s3" ;; esac
-jars="$("$PYTHON" -m jobs.platform.jars jars $groups)"
+jars="$("$PYTHON" -m jobs.runtime.jars jars $groups)"
 
 dist="$ROOT/.cache/dist"
 mkdir -p "$dist"

@@ -28,8 +28,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from jobs.platform.config import CONF_DIR
-from jobs.platform.frames import local_frame
+from jobs.runtime.config import CONF_DIR
+from jobs.runtime.frames import local_frame
 
 log = logging.getLogger(__name__)
 

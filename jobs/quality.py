@@ -39,8 +39,8 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.platform import frames
-from jobs.platform.config import PROJECT_ROOT, ConfigError
+from jobs.runtime import frames
+from jobs.runtime.config import PROJECT_ROOT, ConfigError
 from schemas.system import DQ_RESULTS
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def validate_batch(
 ) -> QualityOutcome:
     """Run the checks of ``table`` on one batch as one great-expectations suite.
 
-    The batch is computed once: the flagged frame is materialized (``jobs.platform.frames``) unless ``df``
+    The batch is computed once: the flagged frame is materialized (``jobs.runtime.frames``) unless ``df``
     is already cached (then flags are cheap to recompute from it). The outcome's ``valid`` (input
     columns) and ``rejected`` (input columns + ``dq_reason``) read it until ``outcome.release()``.
     """

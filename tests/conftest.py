@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.platform.config import load_config
-from jobs.platform.session import build_session
+from jobs.runtime.config import load_config
+from jobs.runtime.session import build_session
 from tests.support import background
 from tests.support.sample_lake import SampleLake
 

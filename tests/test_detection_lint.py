@@ -21,7 +21,7 @@ from jobs.detect.catalog import (
 from jobs.detect.evaluate import check_output, enable_parameter_binding, evaluate
 from jobs.detect.run import load_intel_or_empty
 from jobs.detect.views import register_views
-from jobs.platform.config import load_config
+from jobs.runtime.config import load_config
 from schemas.alerts import SEVERITIES
 
 CATALOG = load_catalog()

@@ -10,8 +10,8 @@ from pyspark.sql import SparkSession
 from jobs.detect.catalog import Detection, load_catalog, load_settings
 from jobs.detect.evaluate import enable_parameter_binding, sql_text
 from jobs.detect.views import ua_family
-from jobs.platform.config import load_config
-from jobs.platform.frames import local_frame
+from jobs.runtime.config import load_config
+from jobs.runtime.frames import local_frame
 from tests.support.detection_cases import mismatches, run_case
 
 CATALOG = load_catalog()

@@ -17,9 +17,9 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from jobs import enrichment as E
-from jobs.platform.config import CONF_DIR, PROJECT_ROOT, load_config
-from jobs.platform.frames import local_frame
-from jobs.platform.session import build_session
+from jobs.runtime.config import CONF_DIR, PROJECT_ROOT, load_config
+from jobs.runtime.frames import local_frame
+from jobs.runtime.session import build_session
 
 
 @pytest.fixture(scope="session")

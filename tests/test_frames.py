@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import Row, SparkSession
 
-from jobs.platform.frames import local_frame, materialize, release, union_all
+from jobs.runtime.frames import local_frame, materialize, release, union_all
+from jobs.runtime.times import pin_process_to_utc, utc
 
 
 def test_a_materialized_frame_reads_its_rows_until_released(spark: SparkSession) -> None:
@@ -58,13 +59,17 @@ def test_local_frame_takes_tuples_mappings_and_nested_values(spark: SparkSession
     assert local_frame(spark, [], schema).count() == 0
 
 
-def test_local_frame_reads_naive_timestamps_as_local_time(spark: SparkSession) -> None:
-    """``collect`` returns naive local times: a row fed back must keep its instant."""
+def test_naive_timestamps_are_utc_once_the_process_is_pinned(spark: SparkSession) -> None:
+    """A driver started in another zone is pinned to UTC: naive values read and collected are UTC,
+    and a collected row fed back keeps its instant."""
     try:
-        os.environ["TZ"] = "Europe/Berlin"
+        os.environ["TZ"] = "America/Los_Angeles"
         time.tzset()
+        pin_process_to_utc()
         df = local_frame(spark, [(datetime(2026, 11, 20, 15, 5),)], "t timestamp")
-        assert df.selectExpr("CAST(t AS STRING)").first()[0] == "2026-11-20 14:05:00"  # UTC
+        assert df.selectExpr("CAST(t AS STRING)").first()[0] == "2026-11-20 15:05:00"
+        back = local_frame(spark, [df.first()], "t timestamp")
+        assert utc(back.first()["t"]) == datetime(2026, 11, 20, 15, 5, tzinfo=UTC)
     finally:
         os.environ["TZ"] = "UTC"
         time.tzset()

@@ -19,8 +19,8 @@ from pyspark.sql import SparkSession
 from jobs import lakehouse as tables
 from jobs.ingest import run as ingest_job
 from jobs.ingest.run import Accounting, run_ingest
-from jobs.platform.config import load_config
 from jobs.quality import CHECKS_PATH, QualityFailure
+from jobs.runtime.config import load_config
 from tests.support import background
 from tests.support.landing_fixtures import write_hostile_landing
 
@@ -157,7 +157,7 @@ def test_a_failed_fail_check_stops_the_run_before_anything_is_written(
 
 
 def _checkpointed(spark: SparkSession) -> set[int]:
-    """Ids of the RDDs kept by ``jobs.platform.frames.materialize`` (Delta's own state caches aside)."""
+    """Ids of the RDDs kept by ``jobs.runtime.frames.materialize`` (Delta's own state caches aside)."""
     rdds = spark.sparkContext._jsc.getPersistentRDDs()
     return {int(i) for i, rdd in rdds.items() if rdd.rdd().isLocallyCheckpointed()}
 

@@ -12,7 +12,7 @@ from jobs.ingest.cloudtrail import normalize_records
 from jobs.ingest.guardduty import normalize_findings
 from jobs.ingest.json_records import split_records
 from jobs.ingest.vpcflow import parse_lines, split_lines
-from jobs.platform.frames import local_frame
+from jobs.runtime.frames import local_frame
 
 NOW = datetime(2026, 11, 20, 15, 0, 0)
 

@@ -16,8 +16,6 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import BooleanType, StructField, StructType
 
-from jobs.platform.config import ConfigError
-from jobs.platform.frames import local_frame
 from jobs.quality import (
     Check,
     QualityFailure,
@@ -30,6 +28,8 @@ from jobs.quality import (
     validate_batch,
     write_data_docs,
 )
+from jobs.runtime.config import ConfigError
+from jobs.runtime.frames import local_frame
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.guardduty import GUARDDUTY_FINDINGS
 from schemas.system import DQ_RESULTS

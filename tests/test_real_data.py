@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 
 from jobs import lakehouse as tables
 from jobs.ingest.run import run_ingest
-from jobs.platform.config import load_config
+from jobs.runtime.config import load_config
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

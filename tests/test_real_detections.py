@@ -21,7 +21,7 @@ from jobs.detect.views import register_views, with_cloudtrail_extras
 from jobs.ingest.cloudtrail import normalize_records
 from jobs.ingest.json_records import split_records
 from jobs.ingest.read import read_whole_files
-from jobs.platform.config import load_config
+from jobs.runtime.config import load_config
 
 PANTHER_ROOT = "panther-analysis/test_scenarios/compromised-root-creds/attacker_cloudtrail.json"
 EXPECTED = {  # file name -> (detection, severity) of the alerts its events are evidence for

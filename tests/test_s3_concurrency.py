@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from jobs.platform.jars import resolve_jars
+from jobs.runtime.jars import resolve_jars
 from tests.support import background
 from tests.support.moto_server import moto_endpoint
 from tests.support.s3_support import ROOT, delta_log

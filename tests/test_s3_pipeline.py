@@ -28,7 +28,7 @@ from pyspark.sql import SparkSession
 
 from jobs import lakehouse as tables
 from jobs.ingest.run import run_ingest
-from jobs.platform.config import load_config
+from jobs.runtime.config import load_config
 from tests.support import background
 from tests.support.landing_fixtures import write_hostile_landing
 from tests.support.moto_server import moto_endpoint, upload_tree

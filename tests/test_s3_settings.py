@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 
 from jobs.ingest.s3_listing import list_since, listing_start, split_uri
-from jobs.platform.config import load_config
-from jobs.platform.logstore import LOGSTORE_CLASS
-from jobs.platform.s3 import spark_properties
-from jobs.platform.session import s3_properties
+from jobs.runtime.config import load_config
+from jobs.runtime.logstore import LOGSTORE_CLASS
+from jobs.runtime.s3 import spark_properties
+from jobs.runtime.session import s3_properties
 from tests.support.moto_server import MotoEndpoint, moto_endpoint
 
 DDB = "spark.io.delta.storage.S3DynamoDBLogStore."

@@ -24,7 +24,7 @@ from devtools.bench.runner import (
     source_files,
 )
 from devtools.sample.cli import hour_range
-from jobs.platform.config import PROJECT_ROOT
+from jobs.runtime.config import PROJECT_ROOT
 
 log = logging.getLogger("devtools.bench")
 

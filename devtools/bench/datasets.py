@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.ingest.landing import CLOUDTRAIL, VPCFLOW, classify
-from jobs.platform.config import PROJECT_ROOT
+from jobs.runtime.config import PROJECT_ROOT
 
 log = logging.getLogger("devtools.bench.datasets")
 

@@ -55,7 +55,7 @@ def load_average() -> list[float]:
 
 def describe() -> dict[str, Any]:
     """The machine and software the figures were measured with."""
-    from jobs.platform.jars import DELTA_VERSION
+    from jobs.runtime.jars import DELTA_VERSION
 
     java = _java()
     match = re.search(r'version "([^"]+)"', java)

@@ -16,7 +16,7 @@ from typing import Any
 from devtools.bench.datasets import Landing, incremental_split
 from devtools.bench.measure import children_cpu_seconds
 from jobs.ingest.landing import CLOUDTRAIL, VPCFLOW
-from jobs.platform.config import PROJECT_ROOT
+from jobs.runtime.config import PROJECT_ROOT
 
 log = logging.getLogger("devtools.bench.runner")
 

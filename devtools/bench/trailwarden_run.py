@@ -183,9 +183,9 @@ def run(
     os.environ["TZ"] = "UTC"
     time.tzset()
     from jobs.ingest.run import run_ingest
-    from jobs.platform.cli import new_run_id
-    from jobs.platform.config import load_config
-    from jobs.platform.session import build_session
+    from jobs.runtime.cli import new_run_id
+    from jobs.runtime.config import load_config
+    from jobs.runtime.session import build_session
 
     eventlog = work / "eventlog"
     eventlog.mkdir(parents=True, exist_ok=True)

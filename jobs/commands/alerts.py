@@ -19,8 +19,8 @@ from pyspark.sql import functions as F
 
 from jobs import lakehouse as tables
 from jobs.detect.run import ALERTS_TABLE
-from jobs.platform.cli import config_from_args, job_parser
-from jobs.platform.times import parse_duration
+from jobs.runtime.cli import config_from_args, job_parser
+from jobs.runtime.times import parse_duration
 from schemas.alerts import SEVERITIES
 
 
@@ -64,7 +64,7 @@ def _json(row: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str]) -> int:
     """List alerts."""
-    from jobs.platform.session import build_session
+    from jobs.runtime.session import build_session
 
     args = parse_args(argv)
     conf = config_from_args(args)

@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Sequence
 
 from jobs.detect.run import retro_hunt, run_detections
-from jobs.platform.cli import config_from_args, job_parser, new_run_id
-from jobs.platform.session import build_session
-from jobs.platform.times import parse_time
+from jobs.runtime.cli import config_from_args, job_parser, new_run_id
+from jobs.runtime.session import build_session
+from jobs.runtime.times import parse_time
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

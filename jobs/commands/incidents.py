@@ -13,8 +13,8 @@ from jobs.incidents import store
 from jobs.incidents.correlate import aware
 from jobs.incidents.report import Target, render_markdown
 from jobs.incidents.run import run_incidents, write_reports
-from jobs.platform.cli import config_from_args, job_parser, new_run_id
-from jobs.platform.session import build_session
+from jobs.runtime.cli import config_from_args, job_parser, new_run_id
+from jobs.runtime.session import build_session
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from jobs.ingest.run import run_ingest
-from jobs.platform.cli import config_from_args, job_parser, new_run_id
-from jobs.platform.session import build_session
+from jobs.runtime.cli import config_from_args, job_parser, new_run_id
+from jobs.runtime.session import build_session
 
 log = logging.getLogger("trailwarden.pipeline")
 

@@ -16,8 +16,8 @@ from jobs.incidents import store
 from jobs.incidents.correlate import aware
 from jobs.incidents.execute import Clients, Outcome, dry_run, execute
 from jobs.incidents.plan import plan_json, plan_markdown
-from jobs.platform.cli import config_from_args, job_parser
-from jobs.platform.session import build_session
+from jobs.runtime.cli import config_from_args, job_parser
+from jobs.runtime.session import build_session
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -12,8 +12,8 @@ from collections import Counter
 from pyspark.sql import SparkSession
 
 from jobs import lakehouse as tables
-from jobs.platform.cli import config_from_args, job_parser
-from jobs.platform.session import build_session
+from jobs.runtime.cli import config_from_args, job_parser
+from jobs.runtime.session import build_session
 
 KNOWN = [
     *tables.CONTRACTS,

@@ -13,7 +13,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.platform.frames import union_all
+from jobs.runtime.frames import union_all
 
 log = logging.getLogger("trailwarden.detect")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from jobs.platform.config import CONF_DIR, PROJECT_ROOT
-from jobs.platform.times import DurationError, parse_duration
+from jobs.runtime.config import CONF_DIR, PROJECT_ROOT
+from jobs.runtime.times import DurationError, parse_duration
 from schemas.alerts import SEVERITIES
 
 DETECTIONS_DIR = PROJECT_ROOT / "detections"

@@ -44,8 +44,8 @@ from jobs.detect.state import (
     snapshot,
 )
 from jobs.detect.views import TIME_EXPRESSIONS, register_views, with_cloudtrail_extras
-from jobs.platform.frames import local_frame, materialize, release, union_all
-from jobs.platform.times import ceil_time, floor_time, parse_duration
+from jobs.runtime.frames import local_frame, materialize, release, union_all
+from jobs.runtime.times import ceil_time, floor_time, parse_duration
 from schemas.alerts import ALERTS, BASELINES, DETECTION_RUNS
 
 log = logging.getLogger("trailwarden.detect")
@@ -125,7 +125,7 @@ def build_views(
     readers: Sequence[str] = (),
 ) -> list[DataFrame]:
     """Register the detection views over ``[start, end)`` of the pinned snapshots, each read and
-    enriched once; return the frames it materialized (``jobs.platform.frames.release`` them).
+    enriched once; return the frames it materialized (``jobs.runtime.frames.release`` them).
 
     ``readers`` are the SQL texts that will read the views. A view named in two or more of them
     is materialized (they share one scan, and plan against a scan of the kept rows); a view read

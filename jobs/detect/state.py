@@ -18,7 +18,7 @@ from pyspark.sql.window import Window
 
 from jobs import lakehouse as tables
 from jobs.detect.views import TIME_EXPRESSIONS
-from jobs.platform.times import floor_time, utc
+from jobs.runtime.times import floor_time, utc
 
 VIEW_TABLES = {
     "cloudtrail_events": tables.CLOUDTRAIL,

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from jobs.platform.frames import local_frame
+from jobs.runtime.frames import local_frame
 from schemas.alerts import BASELINES, CLOUDTRAIL_VIEW_EXTRA, VPC_FLOWS_VIEW_EXTRA
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.guardduty import GUARDDUTY_FINDINGS

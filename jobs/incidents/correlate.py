@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -32,8 +32,8 @@ from jobs.incidents import assemble, graph, scope
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
 from jobs.incidents.plan import build_plan
-from jobs.platform.frames import local_frame, materialize, release
-from jobs.platform.times import parse_duration
+from jobs.runtime.frames import local_frame, materialize, release
+from jobs.runtime.times import parse_duration, utc
 from schemas.incidents import INCIDENTS
 
 log = logging.getLogger("trailwarden.incidents")
@@ -95,9 +95,9 @@ class Settings:
 
 
 def aware(value: Any) -> Any:
-    """Datetimes as aware UTC (PySpark returns naive local times); containers recursively."""
+    """Datetimes as aware UTC (``jobs.runtime.times.utc``); containers recursively."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC)
+        return utc(value)
     if isinstance(value, Row):
         return {k: aware(v) for k, v in value.asDict(recursive=False).items()}
     if isinstance(value, dict):

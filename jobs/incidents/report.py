@@ -11,11 +11,12 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from jobs.incidents.metrics import timings
 from jobs.incidents.plan import md, plan_markdown
+from jobs.runtime.times import utc
 
 TACTICS = {
     "TA0043": "Reconnaissance",
@@ -60,13 +61,9 @@ class Target:
         )
 
 
-def _utc(ts: datetime | None) -> datetime | None:
-    return None if ts is None else ts.astimezone(UTC)
-
-
 def when(ts: datetime | None) -> str:
     """``2026-11-20 14:02:05 UTC`` (or ``-``)."""
-    t = _utc(ts)
+    t = (None if ts is None else utc(ts))
     return "-" if t is None else f"{t:%Y-%m-%d %H:%M:%S} UTC"
 
 
@@ -376,7 +373,7 @@ def _buckets(
     step = span / n
     out = [{"api": 0.0, "write": 0.0, "bytes": 0.0} for _ in range(n)]
     for p in points:
-        t = _utc(p["minute"])
+        t = (None if p["minute"] is None else utc(p["minute"]))
         if t is None:
             continue
         i = min(n - 1, max(0, int((t - start).total_seconds() // step)))
@@ -392,8 +389,8 @@ def timeline_svg(
     """An inline SVG: the attacker's API calls (bars; calls that change something in red) above,
     the instances' traffic to public peers (area) below, and start / alert / fix markers."""
     points = incident.get("timeline") or []
-    marks = [(k, _utc(incident.get(k))) for k in ("started_at", "alert_time", "fixed_at")]
-    times = [_utc(p["minute"]) for p in points] + [t for _, t in marks if t]
+    marks = [(k, (None if incident.get(k) is None else utc(incident.get(k)))) for k in ("started_at", "alert_time", "fixed_at")]
+    times = [(None if p["minute"] is None else utc(p["minute"])) for p in points] + [t for _, t in marks if t]
     times = [t for t in times if t is not None]
     if not times:
         return '<p class="none">No timeline data.</p>'

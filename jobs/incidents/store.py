@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs import lakehouse as tables
 from jobs.detect.views import empty_frame
-from jobs.platform.frames import local_frame
+from jobs.runtime.frames import local_frame
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.incidents import INCIDENTS, RESPONSE_METRICS
 from schemas.vpcflow import VPC_FLOWS
@@ -136,7 +136,7 @@ def write_text(lakehouse: str, relative: str, text: str, conf: Mapping[str, Any]
     """Write ``text`` to ``<lakehouse>/<relative>`` (local path or s3a:// via boto3); return it."""
     target = f"{tables.rstrip('/')}/{relative}"
     if target.startswith(("s3a://", "s3://")):
-        from jobs.platform.aws import s3_client
+        from jobs.runtime.aws import s3_client
 
         bucket, _, key = target.split("://", 1)[1].partition("/")
         s3_client(dict(conf)).put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))

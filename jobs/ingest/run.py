@@ -31,8 +31,6 @@ from jobs.ingest.write import (
     record_files,
     upsert_newer,
 )
-from jobs.platform.config import resolve_uri
-from jobs.platform.frames import local_frame, materialize, release
 from jobs.quality import (
     CHECKS_PATH,
     QualityOutcome,
@@ -43,6 +41,8 @@ from jobs.quality import (
     validate_batch,
     write_data_docs,
 )
+from jobs.runtime.config import resolve_uri
+from jobs.runtime.frames import local_frame, materialize, release
 from schemas.system import INGEST_RUNS
 
 log = logging.getLogger("trailwarden.ingest")
@@ -251,7 +251,7 @@ def list_landing(conf: dict[str, Any], done: set[str] | None = None) -> list[lan
     uri = conf["landing"]
     if uri.startswith("s3a://"):
         from jobs.ingest.s3_listing import list_since, listing_start
-        from jobs.platform.aws import s3_client
+        from jobs.runtime.aws import s3_client
 
         if not (conf.get("s3", {}) or {}).get("incremental_listing", True):
             return landing.list_s3(s3_client(conf), uri)

@@ -8,7 +8,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.platform.frames import local_frame
+from jobs.runtime.frames import local_frame
 from schemas.system import INGESTED_FILES, QUARANTINE
 
 

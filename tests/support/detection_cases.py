@@ -32,8 +32,8 @@ from jobs import enrichment
 from jobs.detect.catalog import Detection, detection_params
 from jobs.detect.evaluate import evaluate, to_alerts
 from jobs.detect.views import VIEW_SCHEMAS, register_views, with_cloudtrail_extras
-from jobs.platform.frames import local_frame
-from jobs.platform.times import parse_time
+from jobs.runtime.frames import local_frame
+from jobs.runtime.times import parse_time
 from schemas.alerts import BASELINES
 
 CASE_RUN_ID = "test-run"

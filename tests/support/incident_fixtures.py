@@ -10,7 +10,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
-from jobs.platform.frames import local_frame
+from jobs.runtime.frames import local_frame
 from schemas.alerts import ALERTS
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.vpcflow import VPC_FLOWS

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from jobs.platform.config import load_config
-from jobs.platform.session import build_session
+from jobs.runtime.config import load_config
+from jobs.runtime.session import build_session
 
 
 def main(argv: list[str]) -> int:

@@ -18,7 +18,7 @@ from devtools.sample.cli import generate, write_remediation
 from jobs.detect.run import Summary, run_detections
 from jobs.incidents.run import IncidentSummary, run_incidents
 from jobs.ingest.run import run_ingest
-from jobs.platform.config import load_config
+from jobs.runtime.config import load_config
 
 FIRST_RUN, LATE_RUN = "run-1", "run-late"
 

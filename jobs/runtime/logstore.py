@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from jobs.platform.config import PROJECT_ROOT
+from jobs.runtime.config import PROJECT_ROOT
 
 LOGSTORE_CLASS = "io.trailwarden.delta.S3DynamoDBLogStore"
 SOURCE_DIR = PROJECT_ROOT / "jvm" / "logstore" / "src"
@@ -33,7 +33,7 @@ def _javac() -> str:
     java_home = os.environ.get("JAVA_HOME")
     javac = str(Path(java_home) / "bin" / "javac") if java_home else shutil.which("javac")
     if not javac or not Path(javac).exists():
-        from jobs.platform.jars import RuntimeProblem
+        from jobs.runtime.jars import RuntimeProblem
 
         raise RuntimeProblem(
             "javac is needed once to build the DynamoDB LogStore for s3a:// tables: install a JDK "
@@ -52,7 +52,7 @@ def _classpath(jars: list[str]) -> list[str]:
 
 def build_logstore_jar(jars: list[str]) -> str:
     """The path of the LogStore jar, compiling it into the jar cache unless already there."""
-    from jobs.platform.jars import RuntimeProblem, jar_cache
+    from jobs.runtime.jars import RuntimeProblem, jar_cache
 
     sources = _sources()
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]

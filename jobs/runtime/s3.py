@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jobs.platform.logstore import LOGSTORE_CLASS
+from jobs.runtime.logstore import LOGSTORE_CLASS
 
 DEFAULT_CREDENTIALS = "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"
 _DDB = "spark.io.delta.storage.S3DynamoDBLogStore."

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any
 
-from jobs.platform.config import load_config
+from jobs.runtime.config import load_config
 
 
 def job_parser(job: str, description: str) -> argparse.ArgumentParser:

@@ -7,7 +7,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from jobs.platform.jars import resolve_jars
+from jobs.runtime.jars import resolve_jars
+from jobs.runtime.times import pin_process_to_utc
 
 DELTA_PROPERTIES = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -25,8 +26,10 @@ def build_session(conf: dict[str, Any], app_name: str | None = None) -> SparkSes
     """Return a Delta-enabled SparkSession configured from ``conf``.
 
     Under ``spark-submit.sh`` the jars and master are already set and win; a plain Python
-    process (tests, notebooks) gets the cached jars and the configured master.
+    process (tests, notebooks) gets the cached jars and the configured master. The process is
+    pinned to UTC first (``jobs.runtime.times``).
     """
+    pin_process_to_utc()
     spark_conf = conf.get("spark", {})
     builder = SparkSession.builder.appName(app_name or spark_conf.get("app_name", "trailwarden"))
     existing = SparkSession.getActiveSession()
@@ -54,6 +57,6 @@ def s3_properties(conf: dict[str, Any]) -> dict[str, str]:
     """
     if "s3" not in jar_groups(conf):
         return {}
-    from jobs.platform.s3 import spark_properties
+    from jobs.runtime.s3 import spark_properties
 
     return spark_properties(conf.get("s3", {}) or {}, os.environ)

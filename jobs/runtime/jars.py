@@ -1,6 +1,6 @@
 """Runtime prerequisites: the Java check and the project-owned cache of resolved Maven jars.
 
-``python -m jobs.platform.jars java`` checks Java; ``python -m jobs.platform.jars jars GROUP...`` prints the
+``python -m jobs.runtime.jars java`` checks Java; ``python -m jobs.runtime.jars jars GROUP...`` prints the
 comma-separated jar paths of the groups, resolving them once with Spark's package resolver.
 """
 
@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.platform.config import PROJECT_ROOT
+from jobs.runtime.config import PROJECT_ROOT
 
 DELTA_VERSION = "4.4.0"  # newest delta-spark_4.1 artifact on Maven Central
 HADOOP_VERSION = "3.4.2"  # the hadoop-client-api version the pyspark 4.1 wheel ships
@@ -23,7 +23,7 @@ JAR_GROUPS: dict[str, list[str]] = {
     "delta": [f"io.delta:delta-spark_4.1_2.13:{DELTA_VERSION}"],
     # hadoop-aws brings the AWS SDK v2 bundle it was built with (2.29.52 for 3.4.2). Maven Central
     # serves no io.delta:delta-storage-s3-dynamodb (every version 404s), so the s3 group adds the
-    # project's own DynamoDB LogStore, compiled once from jvm/logstore (jobs/platform/logstore.py).
+    # project's own DynamoDB LogStore, compiled once from jvm/logstore (jobs/runtime/logstore.py).
     "s3": [f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}"],
 }
 MIN_JAVA = 17
@@ -85,7 +85,7 @@ def resolve_jars(group: str) -> list[str]:
     """Return the jar paths of ``group``, resolving them from Maven once into the cache."""
     jars = _resolve_maven(group)
     if group == "s3":
-        from jobs.platform.logstore import build_logstore_jar
+        from jobs.runtime.logstore import build_logstore_jar
 
         jars.append(build_logstore_jar(_resolve_maven("delta") + jars))
     return jars
@@ -145,7 +145,7 @@ def main(argv: list[str]) -> int:
     except RuntimeProblem as exc:
         print(f"trailwarden: {exc}", file=sys.stderr)
         return 2
-    print("usage: python -m jobs.platform.jars java | jars GROUP...", file=sys.stderr)
+    print("usage: python -m jobs.runtime.jars java | jars GROUP...", file=sys.stderr)
     return 2
 
 

@@ -1,8 +1,15 @@
-"""Durations in configuration and on the command line: ``15 minutes``, ``1 hour``, ``24h``, ``7d``."""
+"""Times and durations, under one rule: every datetime the code holds is timezone-aware UTC.
+
+PySpark hands timestamps to Python as naive datetimes in the process's local zone, and reads naive
+ones the same way. ``pin_process_to_utc`` (called by the session factory) makes that zone UTC, so a
+naive datetime anywhere in a run is UTC and ``utc`` makes it aware. Durations in configuration and
+on the command line: ``15 minutes``, ``1 hour``, ``24h``, ``7d``."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 _UNITS = {
@@ -24,6 +31,13 @@ def parse_duration(text: str | int) -> timedelta:
     if not match or match.group(2) not in _UNITS:
         raise DurationError(f"{text!r} is not a duration such as '15 minutes', '1 hour' or '7d'.")
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def pin_process_to_utc() -> None:
+    """Run this process in UTC (``TZ=UTC``): PySpark's naive datetimes are then UTC."""
+    if os.environ.get("TZ") != "UTC":
+        os.environ["TZ"] = "UTC"
+        time.tzset()
 
 
 def utc(ts: datetime) -> datetime:

@@ -4,7 +4,7 @@ and combining frames of one schema."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import reduce
 from typing import Any
 
@@ -12,6 +12,8 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType, TimestampType
+
+from jobs.runtime.times import utc
 
 
 def local_frame(spark: SparkSession, rows: Iterable[Any], schema: StructType | str) -> DataFrame:
@@ -32,11 +34,11 @@ def local_frame(spark: SparkSession, rows: Iterable[Any], schema: StructType | s
 
 def _arrow_value(value: Any, dtype: DataType) -> Any:
     """``value`` with every struct as a mapping by field name, which Arrow expects, and naive
-    timestamps read as local time (as PySpark reads them, and returns them from ``collect``)."""
+    timestamps as UTC (``jobs.runtime.times``)."""
     if value is None:
         return None
     if isinstance(dtype, TimestampType) and isinstance(value, datetime) and value.tzinfo is None:
-        return value.astimezone(UTC)
+        return utc(value)
     if isinstance(dtype, StructType):
         names = dtype.fieldNames()
         if hasattr(value, "asDict"):
