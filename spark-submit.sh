@@ -34,14 +34,21 @@ groups="delta"
 case " ${args[*]:-} " in *s3a://*) groups="delta s3" ;; esac
 jars="$("$PYTHON" -m jobs.runtime.jars jars $groups)"
 
+# The Python code ships as a zip named by its content: concurrent runs of different checkouts
+# or revisions never read each other's (or a half-written) zip.
 dist="$ROOT/.cache/dist"
 mkdir -p "$dist"
-zip_file="$dist/trailwarden-py.zip"
-(cd "$ROOT" && "$PYTHON" -c 'import sys, zipfile, pathlib
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for pkg in ("jobs", "schemas"):
-        for p in sorted(pathlib.Path(pkg).rglob("*.py")):
-            z.write(p)' "$zip_file")
+zip_file="$(cd "$ROOT" && "$PYTHON" -c 'import hashlib, os, sys, tempfile, zipfile, pathlib
+files = sorted(p for pkg in ("jobs", "schemas") for p in pathlib.Path(pkg).rglob("*.py"))
+digest = hashlib.sha256(b"".join(str(p).encode() + b"\0" + p.read_bytes() for p in files))
+target = pathlib.Path(sys.argv[1]) / f"trailwarden-py-{digest.hexdigest()[:16]}.zip"
+if not target.is_file():
+    fd, staged = tempfile.mkstemp(dir=sys.argv[1], suffix=".tmp")
+    with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in files:
+            z.write(p)
+    os.replace(staged, target)
+print(target)' "$dist")"
 
 SPARK_HOME="$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
 export SPARK_HOME PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PYTHON}" PYSPARK_DRIVER_PYTHON="$PYTHON"

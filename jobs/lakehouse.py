@@ -1,59 +1,48 @@
-"""Where the tables live under the lakehouse root, and creating them with their contract."""
+"""Every table under the lakehouse root: its path and contract, silver to gold to ``_system``.
+
+Silver tables come from the log sources (``jobs.sources``); the others are declared here. Relative
+paths are part of the interface (docs/tables.md).
+"""
 
 from __future__ import annotations
 
-from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
-from pyspark.sql.types import StructType
+from jobs.runtime.delta import Table
+from jobs.sources import SOURCES
+from schemas.alerts import ALERTS as ALERTS_SCHEMA
+from schemas.alerts import BASELINES as BASELINES_SCHEMA
+from schemas.alerts import DETECTION_RUNS as DETECTION_RUNS_SCHEMA
+from schemas.incidents import INCIDENTS as INCIDENTS_SCHEMA
+from schemas.incidents import RESPONSE_METRICS as RESPONSE_METRICS_SCHEMA
+from schemas.system import DQ_RESULTS as DQ_RESULTS_SCHEMA
+from schemas.system import INGEST_RUNS as INGEST_RUNS_SCHEMA
+from schemas.system import INGESTED_FILES as INGESTED_FILES_SCHEMA
+from schemas.system import QUARANTINE as QUARANTINE_SCHEMA
 
-from schemas.cloudtrail import CLOUDTRAIL_EVENTS
-from schemas.guardduty import GUARDDUTY_FINDINGS
-from schemas.system import DQ_RESULTS, INGEST_RUNS, INGESTED_FILES, QUARANTINE
-from schemas.vpcflow import VPC_FLOWS
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 
-# Relative paths are part of the interface (docs/tables.md).
-CLOUDTRAIL = "silver/cloudtrail_events"
-VPC_FLOWS_TABLE = "silver/vpc_flows"
-GUARDDUTY = "silver/guardduty_findings"
-QUARANTINE_TABLE = "quarantine"
-INGESTED_FILES_TABLE = "_system/ingested_files"
-INGEST_RUNS_TABLE = "_system/ingest_runs"
-DQ_RESULTS_TABLE = "_system/dq_results"
+SILVER: tuple[Table, ...] = tuple(s.table for s in SOURCES)
 
-# name -> (schema, partition columns)
-CONTRACTS: dict[str, tuple[StructType, list[str]]] = {
-    CLOUDTRAIL: (CLOUDTRAIL_EVENTS, ["event_date"]),
-    VPC_FLOWS_TABLE: (VPC_FLOWS, ["event_date"]),
-    GUARDDUTY: (GUARDDUTY_FINDINGS, ["event_date"]),
-    QUARANTINE_TABLE: (QUARANTINE, []),
-    INGESTED_FILES_TABLE: (INGESTED_FILES, []),
-    INGEST_RUNS_TABLE: (INGEST_RUNS, []),
-    DQ_RESULTS_TABLE: (DQ_RESULTS, []),
-}
+QUARANTINE = Table("quarantine", QUARANTINE_SCHEMA)
+INGESTED_FILES = Table("_system/ingested_files", INGESTED_FILES_SCHEMA)
+INGEST_RUNS = Table("_system/ingest_runs", INGEST_RUNS_SCHEMA)
+DQ_RESULTS = Table("_system/dq_results", DQ_RESULTS_SCHEMA)
 
+ALERTS = Table("gold/alerts", ALERTS_SCHEMA, properties=CHANGE_FEED)
+DETECTION_RUNS = Table("gold/detection_runs", DETECTION_RUNS_SCHEMA)
+BASELINES = Table("gold/baselines/first_seen", BASELINES_SCHEMA, ("kind",))
+INCIDENTS = Table("gold/incidents", INCIDENTS_SCHEMA)
+RESPONSE_METRICS = Table("gold/response_metrics", RESPONSE_METRICS_SCHEMA)
 
-def table_path(lakehouse: str, name: str) -> str:
-    """The URI of table ``name`` under the lakehouse root."""
-    return f"{lakehouse.rstrip('/')}/{name}"
-
-
-def ensure_table(
-    spark: SparkSession,
-    path: str,
-    schema: StructType,
-    partition_by: list[str] | None = None,
-    properties: dict[str, str] | None = None,
-) -> DeltaTable:
-    """Create the Delta table at ``path`` with ``schema`` unless it exists; return it."""
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(*partition_by)
-    for key, value in (properties or {}).items():
-        builder = builder.property(key, value)
-    return builder.execute()
+# What ingest creates before its first write.
+INGEST_TABLES: tuple[Table, ...] = SILVER + (QUARANTINE, INGESTED_FILES, INGEST_RUNS, DQ_RESULTS)
+TABLES: tuple[Table, ...] = INGEST_TABLES + (
+    ALERTS, DETECTION_RUNS, BASELINES, INCIDENTS, RESPONSE_METRICS,
+)
 
 
-def ensure_contract(spark: SparkSession, lakehouse: str, name: str) -> DeltaTable:
-    """Create table ``name`` from ``CONTRACTS`` unless it exists; return it."""
-    schema, partition_by = CONTRACTS[name]
-    return ensure_table(spark, table_path(lakehouse, name), schema, partition_by)
+def by_name(name: str) -> Table:
+    """The table at relative path ``name``; an unknown one is an error naming the known ones."""
+    for table in TABLES:
+        if table.name == name:
+            return table
+    raise ValueError(f"Unknown table {name!r}; known: {', '.join(t.name for t in TABLES)}.")

@@ -1,13 +1,11 @@
 """Gold contracts: ``gold/alerts``, ``gold/detection_runs`` and the first-seen baselines.
 
-Also the contract between a detection's SQL and the runner (``DETECTION_OUTPUT_REQUIRED``) and
-the extra columns the runner adds to the silver tables in the views detections read.
+Also the contract between a detection's SQL and the runner (``DETECTION_OUTPUT_REQUIRED``).
 """
 
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
-    IntegerType,
     LongType,
     MapType,
     StringType,
@@ -89,25 +87,7 @@ BASELINES = StructType(
     ]
 )
 
-# Columns the runner adds to ``silver/cloudtrail_events`` in the ``cloudtrail_events`` view.
-CLOUDTRAIL_VIEW_EXTRA = StructType(
-    [
-        StructField("actor_arn", StringType()),
-        StructField("ua_family", StringType()),
-        StructField("src_asn", IntegerType()),
-        StructField("src_as_org", StringType()),
-        StructField("src_is_hosting", BooleanType()),
-    ]
-)
 
-# Columns the runner adds to ``silver/vpc_flows`` in the ``vpc_flows`` view.
-VPC_FLOWS_VIEW_EXTRA = StructType(
-    [
-        StructField("dst_asn", IntegerType()),
-        StructField("dst_as_org", StringType()),
-        StructField("dst_is_hosting", BooleanType()),
-    ]
-)
 
 # Every detection's SQL returns one row per piece of evidence with at least these columns.
 DETECTION_OUTPUT_REQUIRED = {

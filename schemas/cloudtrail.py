@@ -9,6 +9,7 @@ from pyspark.sql.types import (
     ArrayType,
     BooleanType,
     DateType,
+    IntegerType,
     LongType,
     StringType,
     StructField,
@@ -125,5 +126,16 @@ CLOUDTRAIL_EVENTS = StructType(
         StructField("record_index", LongType(), False),
         StructField("ingested_at", TimestampType(), False),
         StructField("run_id", StringType(), False),
+    ]
+)
+
+# Columns the runner adds to ``silver/cloudtrail_events`` in the ``cloudtrail_events`` view.
+CLOUDTRAIL_VIEW_EXTRA = StructType(
+    [
+        StructField("actor_arn", StringType()),
+        StructField("ua_family", StringType()),
+        StructField("src_asn", IntegerType()),
+        StructField("src_as_org", StringType()),
+        StructField("src_is_hosting", BooleanType()),
     ]
 )

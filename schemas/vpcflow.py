@@ -6,6 +6,7 @@ Parquet delivery names them.
 """
 
 from pyspark.sql.types import (
+    BooleanType,
     DataType,
     DateType,
     IntegerType,
@@ -82,5 +83,14 @@ VPC_FLOWS = StructType(
         StructField("record_index", LongType(), False),
         StructField("ingested_at", TimestampType(), False),
         StructField("run_id", StringType(), False),
+    ]
+)
+
+# Columns the runner adds to ``silver/vpc_flows`` in the ``vpc_flows`` view.
+VPC_FLOWS_VIEW_EXTRA = StructType(
+    [
+        StructField("dst_asn", IntegerType()),
+        StructField("dst_as_org", StringType()),
+        StructField("dst_is_hosting", BooleanType()),
     ]
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from jobs.enrich import Enrichment
 from jobs.runtime.config import load_config
 from jobs.runtime.session import build_session
 from tests.support import background
@@ -62,9 +63,19 @@ def shared_real() -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SampleLake:
+def enrichment(spark: SparkSession) -> Iterator[Enrichment]:
+    """The shipped intel lists and ASN ranges, parsed once for the session (as a run does)."""
+    value = Enrichment.build(spark)
+    yield value
+    value.release()
+
+
+@pytest.fixture(scope="session")
+def sample_lake(
+    spark: SparkSession, enrichment: Enrichment, tmp_path_factory: pytest.TempPathFactory
+) -> SampleLake:
     """The sample through the pipeline, shared by the end-to-end modules (stages run on first use)."""
-    return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"))
+    return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"), enrichment)
 
 
 @pytest.hookimpl(trylast=True)

@@ -14,17 +14,15 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from devtools.sample.cli import ATTACK
-from jobs import lakehouse as tables
+from jobs import lakehouse
 from jobs.commands.alerts import parse_args as alerts_args
 from jobs.commands.alerts import render, select_alerts
 from jobs.commands.detect import parse_args
 from jobs.detect.run import (
-    ALERTS_TABLE,
-    DETECTION_RUNS_TABLE,
-    load_intel_or_empty,
     retro_hunt,
     run_detections,
 )
+from jobs.enrich import Enrichment
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
@@ -46,7 +44,7 @@ def lake(sample_lake: SampleLake) -> dict[str, Any]:
 
 
 def _alerts(spark: SparkSession, conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    path = tables.table_path(conf["lakehouse"], ALERTS_TABLE)
+    path = lakehouse.ALERTS.path(conf["lakehouse"])
     return {r["alert_id"]: r.asDict(recursive=True) for r in spark.read.format("delta").load(path).collect()}
 
 
@@ -61,7 +59,9 @@ ATTACK_MARKERS = {
 }
 
 
-def test_mission_attack_raises_its_alerts(spark: SparkSession, lake: dict[str, Any]) -> None:
+def test_mission_attack_raises_its_alerts(
+    spark: SparkSession, lake: dict[str, Any], enrichment: Enrichment
+) -> None:
     alerts = _alerts(spark, lake["conf"])
     expected = {
         alert_id("TW-CT-001", [ATTACK.access_key_id, ATTACK.attacker_ip], HOUR_13): "critical",
@@ -72,7 +72,7 @@ def test_mission_attack_raises_its_alerts(spark: SparkSession, lake: dict[str, A
         alert_id("TW-CT-006", [ROOT_ARN], HOUR_14): "high",
         alert_id("TW-CT-007", [ROOT_ARN, ATTACK.instance_type], HOUR_14): "high",
         alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14): (
-            "critical" if ATTACK.pool_ip in load_intel_or_empty()["mining_pool_ips"] else "high"
+            "critical" if ATTACK.pool_ip in enrichment.intel["mining_pool_ips"] else "high"
         ),
     }
     missing = [a for a in expected if a not in alerts]
@@ -115,7 +115,7 @@ def test_routine_activity_raises_nothing_at_medium_or_above(spark: SparkSession,
 
 
 def test_alerts_cli_lists_the_attack(spark: SparkSession, lake: dict[str, Any]) -> None:
-    path = tables.table_path(lake["conf"]["lakehouse"], ALERTS_TABLE)
+    path = lakehouse.ALERTS.path(lake["conf"]["lakehouse"])
     args = alerts_args(["--since", "all", "--severity", "critical"])
     rows = select_alerts(spark.read.format("delta").load(path), args.since, args.severity, None,
                          datetime.now(timezone.utc)).collect()
@@ -123,24 +123,28 @@ def test_alerts_cli_lists_the_attack(spark: SparkSession, lake: dict[str, Any]) 
     assert render(rows[0].asDict(recursive=True)).startswith("CRITICAL ")
 
 
-def test_rerun_leaves_alerts_unchanged(spark: SparkSession, lake: dict[str, Any]) -> None:
-    path = tables.table_path(lake["conf"]["lakehouse"], ALERTS_TABLE)
+def test_rerun_leaves_alerts_unchanged(
+    spark: SparkSession, lake: dict[str, Any], enrichment: Enrichment
+) -> None:
+    path = lakehouse.ALERTS.path(lake["conf"]["lakehouse"])
     before = DeltaTable.forPath(spark, path).history(1).first()["version"]
-    summary = run_detections(spark, lake["conf"], "run-2")
+    summary = run_detections(spark, lake["conf"], "run-2", enrichment)
     assert (summary.new, summary.changed) == (0, 0)
     assert DeltaTable.forPath(spark, path).history(1).first()["version"] == before
 
 
-def test_retro_hunt_reports_without_writing(spark: SparkSession, lake: dict[str, Any]) -> None:
+def test_retro_hunt_reports_without_writing(
+    spark: SparkSession, lake: dict[str, Any], enrichment: Enrichment
+) -> None:
     result = retro_hunt(spark, lake["conf"], "security_group_opened_to_world", HOUR_14,
-                        HOUR_14 + timedelta(minutes=30), False, "hunt-1")
+                        HOUR_14 + timedelta(minutes=30), False, "hunt-1", enrichment)
     assert (result.new, result.changed, result.unchanged) == ([], [], 1)
     assert parse_args(["--detection", "x", "--from", "2026-11-20", "--to", "2026-11-21"]).detection == "x"
 
 
 def test_late_files_reevaluate_their_window(spark: SparkSession, sample_lake: SampleLake) -> None:
     sample_lake.stage2()  # the clean-up calls of 14:44-14:50 arrive after the first run
-    runs = spark.read.format("delta").load(tables.table_path(sample_lake.conf["lakehouse"], DETECTION_RUNS_TABLE))
+    runs = spark.read.format("delta").load(lakehouse.DETECTION_RUNS.path(sample_lake.conf["lakehouse"]))
     late = {(r["detection_id"], r["window_start"]) for r in runs.where(F.col("run_id") == LATE_RUN).collect()
             if r["reason"] == "late"}
     assert ("TW-CT-001", HOUR_14.replace(tzinfo=None)) in late

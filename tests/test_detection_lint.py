@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import enrichment
 from jobs.detect.catalog import (
     ENTITY_TYPES,
     TACTIC_PATTERN,
@@ -19,8 +18,10 @@ from jobs.detect.catalog import (
     load_settings,
 )
 from jobs.detect.evaluate import check_output, enable_parameter_binding, evaluate
-from jobs.detect.run import load_intel_or_empty
 from jobs.detect.views import register_views
+from jobs.enrich import EMPTY_INTEL
+from jobs.enrich.intel import register_intel_views
+from jobs.enrich.ip import register_sql_functions
 from jobs.runtime.config import load_config
 from schemas.alerts import SEVERITIES
 
@@ -33,8 +34,8 @@ def empty_views(spark: SparkSession) -> SparkSession:
     """Every view a detection may read, empty, with the contract schemas."""
     enable_parameter_binding(spark)
     register_views(spark, {}, None)
-    enrichment.register_sql_functions(spark)
-    enrichment.register_intel_views(spark, load_intel_or_empty())
+    register_sql_functions(spark)
+    register_intel_views(spark, EMPTY_INTEL)
     return spark
 
 

@@ -8,11 +8,11 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs.detect.catalog import Detection, load_catalog, load_settings
-from jobs.detect.evaluate import enable_parameter_binding, sql_text
-from jobs.detect.views import ua_family
+from jobs.detect.evaluate import sql_text
 from jobs.runtime.config import load_config
 from jobs.runtime.frames import local_frame
-from tests.support.detection_cases import mismatches, run_case
+from jobs.sources.cloudtrail import ua_family
+from tests.support.detection_cases import CaseViews, mismatches, run_case
 
 CATALOG = load_catalog()
 CASES = [
@@ -23,14 +23,13 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def detect_spark(spark: SparkSession) -> SparkSession:
-    enable_parameter_binding(spark)
-    return spark
+def case_views(spark: SparkSession) -> CaseViews:
+    return CaseViews(spark)
 
 
 @pytest.mark.parametrize(("detection", "case"), CASES)
-def test_case(detect_spark: SparkSession, detection: Detection, case: dict[str, Any]) -> None:
-    actual = run_case(detect_spark, detection, case, load_settings(), load_config("test"))
+def test_case(case_views: CaseViews, detection: Detection, case: dict[str, Any]) -> None:
+    actual = run_case(case_views, detection, case, load_settings(), load_config("test"))
     problems = mismatches(case.get("expect") or [], actual)
     assert not problems, "\n".join(problems)
 

@@ -16,7 +16,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from jobs import enrichment as E
+from jobs.enrich import asn as asn_mod
+from jobs.enrich import intel as intel_mod
+from jobs.enrich import ip as ip_mod
 from jobs.runtime.config import CONF_DIR, PROJECT_ROOT, load_config
 from jobs.runtime.frames import local_frame
 from jobs.runtime.session import build_session
@@ -31,12 +33,12 @@ def spark() -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="module")
 def intel() -> dict:
-    return E.load_intel(CONF_DIR)
+    return intel_mod.load_intel(CONF_DIR)
 
 
 @pytest.fixture(scope="module")
 def ranges(spark: SparkSession, intel: dict) -> Iterator[DataFrame]:
-    df = E.load_asn_ranges(spark, E.asn_paths(CONF_DIR), intel["hosting_asns"]).cache()
+    df = asn_mod.load_asn_ranges(spark, asn_mod.asn_paths(CONF_DIR), intel["hosting_asns"]).cache()
     yield df
     df.unpersist()
 
@@ -46,7 +48,7 @@ def ips(spark: SparkSession, values: list[str | None]) -> DataFrame:
 
 
 def lookup(spark: SparkSession, ranges: DataFrame, values: list[str | None]) -> dict:
-    out = E.with_asn(ips(spark, values), "ip", ranges).collect()
+    out = asn_mod.with_asn(ips(spark, values), "ip", ranges).collect()
     return {r["ip"]: (r["src_asn"], r["src_as_org"], r["src_is_hosting"]) for r in out}
 
 
@@ -99,7 +101,7 @@ def test_non_ip_private_and_unrouted_values_give_nulls(
         "999.1.1.1",
         "1.2.3",
     ]
-    out = E.with_asn(ips(spark, values), "ip", ranges)
+    out = asn_mod.with_asn(ips(spark, values), "ip", ranges)
     assert out.count() == len(values)
     assert (
         out.where(
@@ -111,7 +113,7 @@ def test_non_ip_private_and_unrouted_values_give_nulls(
 
 def test_every_input_row_kept_and_enriched(spark: SparkSession, ranges: DataFrame) -> None:
     events = ips(spark, ["8.8.8.8"] * 5 + ["AWS Internal"] * 3 + ["1.1.1.1"])
-    out = E.with_asn(events, "ip", ranges, prefix="dst_")
+    out = asn_mod.with_asn(events, "ip", ranges, prefix="dst_")
     assert out.columns == ["id", "ip", "dst_asn", "dst_as_org", "dst_is_hosting"]
     assert sorted(r["id"] for r in out.collect()) == list(range(9))
     assert out.where("dst_asn = 15169").count() == 5
@@ -127,7 +129,7 @@ def test_real_range_boundaries(spark: SparkSession, ranges: DataFrame) -> None:
 def test_prefix_clash_is_refused(spark: SparkSession, ranges: DataFrame) -> None:
     df = ips(spark, ["8.8.8.8"]).withColumn("src_asn", F.lit(1))
     with pytest.raises(ValueError, match="src_asn"):
-        E.with_asn(df, "ip", ranges)
+        asn_mod.with_asn(df, "ip", ranges)
 
 
 # --- ASN lookup on small files -------------------------------------------------------------------
@@ -154,7 +156,7 @@ def small_ranges(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) 
             "3fff:ffff::,3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff,800,Top Of Range",
         ],
     )
-    return E.load_asn_ranges(spark, [v4, v6], hosting_asns=[100]).cache()
+    return asn_mod.load_asn_ranges(spark, [v4, v6], hosting_asns=[100]).cache()
 
 
 @pytest.mark.parametrize(
@@ -211,12 +213,12 @@ def test_ranges_table_shape(small_ranges: DataFrame) -> None:
 def test_unparsable_range_row_fails(spark: SparkSession, tmp_path: Path) -> None:
     bad = write_ranges(tmp_path / "bad.csv.gz", ["11.0.0.0,not-an-ip,1,Broken"])
     with pytest.raises(Exception, match="unusable ASN range row"):
-        E.load_asn_ranges(spark, bad).collect()
+        asn_mod.load_asn_ranges(spark, bad).collect()
 
 
 def test_sql_view_lookup_matches_with_asn(spark: SparkSession, small_ranges: DataFrame) -> None:
-    E.register_sql_functions(spark)
-    E.register_asn_view(small_ranges, "test_asn_ranges")
+    ip_mod.register_sql_functions(spark)
+    asn_mod.register_asn_view(small_ranges, "test_asn_ranges")
     ips(spark, ["11.2.3.4", "12.5.0.1", "2001:db8:1::5", "AWS Internal"]).createOrReplaceTempView(
         "test_ips"
     )
@@ -229,7 +231,7 @@ def test_sql_view_lookup_matches_with_asn(spark: SparkSession, small_ranges: Dat
          AND ip_to_num(i.ip) BETWEEN r.start_num AND r.end_num
         """
     )
-    assertDataFrameEqual(via_sql, E.with_asn(spark.table("test_ips"), "ip", small_ranges))
+    assertDataFrameEqual(via_sql, asn_mod.with_asn(spark.table("test_ips"), "ip", small_ranges))
 
 
 # --- IP functions --------------------------------------------------------------------------------
@@ -285,11 +287,11 @@ PRIVATE_TRUTH_TABLE = [
 
 
 def test_is_private_truth_table_column_and_sql(spark: SparkSession) -> None:
-    E.register_sql_functions(spark)
+    ip_mod.register_sql_functions(spark)
     rows = [(i, ip, want) for i, (ip, want) in enumerate(PRIVATE_TRUTH_TABLE)]
     df = local_frame(spark, rows, "id INT, ip STRING, want BOOLEAN")
     expected = df.select("id", F.col("want").alias("got"))
-    assertDataFrameEqual(df.select("id", E.ip_is_private("ip").alias("got")), expected)
+    assertDataFrameEqual(df.select("id", ip_mod.ip_is_private("ip").alias("got")), expected)
     df.createOrReplaceTempView("truth_table")
     assertDataFrameEqual(
         spark.sql("SELECT id, is_private_ip(ip) AS got FROM truth_table"), expected
@@ -318,7 +320,7 @@ def test_ip_info(
     row = (
         spark.range(1)
         .select(F.lit(ip).alias("ip"))
-        .select(F.expr(E.ip_info_sql("ip")).alias("i"))
+        .select(F.expr(ip_mod.ip_info_sql("ip")).alias("i"))
         .first()["i"]
     )
     got = (
@@ -330,7 +332,7 @@ def test_ip_info(
 
 
 def test_sql_functions_registered(spark: SparkSession) -> None:
-    names = E.register_sql_functions(spark)
+    names = ip_mod.register_sql_functions(spark)
     assert names == ["ip_info", "ip_version", "ip_to_num", "ip_bucket", "is_private_ip"]
     row = spark.sql(
         "SELECT ip_version('2001:db8::1') v6, ip_version('AWS Internal') none, "
@@ -399,15 +401,15 @@ def test_load_intel_rejects_malformed_files(tmp_path: Path) -> None:
     (intel_dir / "bad_asns.yml").write_text(
         "networks:\n  One:\n    asns: [64]\n  Two:\n    asns: [64]\n"
     )
-    with pytest.raises(E.IntelError, match="AS64 is listed under both"):
-        E.load_intel(tmp_path)
+    with pytest.raises(intel_mod.IntelError, match="AS64 is listed under both"):
+        intel_mod.load_intel(tmp_path)
     (intel_dir / "bad_asns.yml").write_text("networks:\n  Typo:\n    asns: ['x']\n")
-    with pytest.raises(E.IntelError, match="positive integers"):
-        E.load_intel(tmp_path)
+    with pytest.raises(intel_mod.IntelError, match="positive integers"):
+        intel_mod.load_intel(tmp_path)
 
 
 def test_intel_views(spark: SparkSession, intel: dict) -> None:
-    views = E.register_intel_views(spark, intel)
+    views = intel_mod.register_intel_views(spark, intel)
     assert "intel_mining_pool_ports" in views
     assert (
         spark.sql("SELECT count(*) c FROM intel_mining_pool_ports WHERE port = 3333").first()["c"]
@@ -436,7 +438,7 @@ def test_shipped_asn_files() -> None:
     asn_dir = CONF_DIR / "intel" / "asn"
     source = json.loads((asn_dir / "SOURCE.json").read_text())
     assert source["package"] == "@ip-location-db/asn"
-    assert sum((asn_dir / f).stat().st_size for f in E.ASN_FILES) < 10 * 1024 * 1024
+    assert sum((asn_dir / f).stat().st_size for f in asn_mod.ASN_FILES) < 10 * 1024 * 1024
     for name in ("README.md", "LICENSE", "upstream/DBIP-LICENSE", "upstream/ROUTEVIEWS-LICENSE"):
         assert (asn_dir / name).is_file(), name
 
@@ -493,7 +495,7 @@ def test_refresh_from_tarball(spark: SparkSession, tmp_path: Path) -> None:
     tool.main(["--tarball", str(tarball), "--out", str(out)])
     assert (out / "ipv4.csv.gz").read_bytes() == first  # deterministic
     assert json.loads((out / "SOURCE.json").read_text())["version"] == "9.9.9"
-    loaded = E.load_asn_ranges(spark, [str(out / f) for f in E.ASN_FILES])
+    loaded = asn_mod.load_asn_ranges(spark, [str(out / f) for f in asn_mod.ASN_FILES])
     assert lookup(spark, loaded, ["2600:1f18::1", "1.0.0.1"]) == {
         "2600:1f18::1": (14618, "Amazon.com, Inc.", False),
         "1.0.0.1": (13335, "Cloudflare, Inc.", False),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.enrichment import load_asn_ranges
+from jobs.enrich.asn import load_asn_ranges
 from jobs.incidents import graph
 from jobs.incidents.correlate import Settings, correlate
 from jobs.incidents.extract import created_resources, remediation_calls

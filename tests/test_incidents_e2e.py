@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from devtools.sample.cli import ATTACK
 from jobs.commands.incidents import list_lines
 from jobs.incidents import store
+from jobs.lakehouse import ALERTS
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 LAST_CLEANUP_CALL = ATTACK.remediation_start + timedelta(seconds=350)  # DeleteKeyPair
@@ -30,7 +31,7 @@ def runs(spark: SparkSession, sample_lake: SampleLake) -> dict[str, Any]:
     alerts = [
         r.asDict(recursive=True)
         for r in spark.read.format("delta")
-        .load(store.path(lake.conf["lakehouse"], store.ALERTS_TABLE))
+        .load(ALERTS.path(lake.conf["lakehouse"]))
         .collect()
     ]
     return {"conf": lake.conf, "first": lake.first, "second": lake.second, "alerts": alerts}

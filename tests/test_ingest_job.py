@@ -16,11 +16,13 @@ import pytest
 import yaml
 from pyspark.sql import SparkSession
 
-from jobs import lakehouse as tables
+from jobs import lakehouse
 from jobs.ingest import run as ingest_job
 from jobs.ingest.run import Accounting, run_ingest
-from jobs.quality import CHECKS_PATH, QualityFailure
+from jobs.quality.checks import CHECKS_PATH
+from jobs.quality.validate import QualityFailure
 from jobs.runtime.config import load_config
+from jobs.sources import CLOUDTRAIL, GUARDDUTY, VPCFLOW
 from tests.support import background
 from tests.support.landing_fixtures import write_hostile_landing
 
@@ -43,7 +45,7 @@ def conf_for(tmp: Path, **extra: str) -> dict[str, Any]:
 
 
 def read(spark: SparkSession, conf: dict[str, Any], name: str) -> Any:
-    return spark.read.format("delta").load(tables.table_path(conf["lakehouse"], name))
+    return spark.read.format("delta").load(name.path(conf["lakehouse"]))
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +65,19 @@ def test_accounting_is_exact_for_every_source(landed: tuple[dict, dict]) -> None
 
 def test_silver_rows_are_unique_and_typed(spark: SparkSession, landed: tuple[dict, dict]) -> None:
     conf, _ = landed
-    ct = read(spark, conf, tables.CLOUDTRAIL)
+    ct = read(spark, conf, CLOUDTRAIL.table)
     ids = sorted(r.event_id[-2:] for r in ct.select("event_id").collect())
     assert ids == [f"{n:02d}" for n in range(22)] + ["30"]
     wrapped = ct.where("event_id LIKE '%000000000020'").first()
     assert wrapped.source_file.endswith("cloudtrail-exports/export-1.json")
     assert (wrapped.record_index, wrapped.user_name, wrapped.read_only) == (2, "alice", True)
-    flows = read(spark, conf, tables.VPC_FLOWS_TABLE)
+    flows = read(spark, conf, VPCFLOW.table)
     assert flows.count() == 9
     assert flows.where("log_status = 'NODATA'").count() == 1
     egress = flows.where("srcaddr = '172.31.1.9'").first()
     assert (egress.dstaddr, egress.dstport, egress.action, egress.flow_direction) == (
         "52.95.128.179", 443, "ACCEPT", "egress")
-    gd = read(spark, conf, tables.GUARDDUTY).collect()
+    gd = read(spark, conf, GUARDDUTY.table).collect()
     assert [(g.finding_id, g.finding_count, str(g.updated_at)) for g in gd] == [
         ("f-1", 5, "2026-11-20 15:20:00")]
 
@@ -84,7 +86,7 @@ def test_every_bad_input_is_quarantined_with_its_reason(
     spark: SparkSession, landed: tuple[dict, dict]
 ) -> None:
     conf, _ = landed
-    rows = read(spark, conf, tables.QUARANTINE_TABLE).collect()
+    rows = read(spark, conf, lakehouse.QUARANTINE).collect()
     got = sorted((r.source, Path(r.source_file).name, r.record_index, r.reason.split(":")[0])
                  for r in rows)
     assert got == sorted([
@@ -118,20 +120,20 @@ def test_every_bad_input_is_quarantined_with_its_reason(
 
 def test_rerun_adds_nothing(spark: SparkSession, landed: tuple[dict, dict]) -> None:
     conf, _ = landed
-    before = {n: read(spark, conf, n).count() for n in tables.CONTRACTS}
+    before = {n: read(spark, conf, n).count() for n in lakehouse.INGEST_TABLES}
     assert run_ingest(spark, conf, "run-2") == []
-    after = {n: read(spark, conf, n).count() for n in tables.CONTRACTS}
+    after = {n: read(spark, conf, n).count() for n in lakehouse.INGEST_TABLES}
     assert after == before
 
 
 def test_other_delta_readers_can_read_every_table(landed: tuple[dict, dict]) -> None:
     deltalake = pytest.importorskip("deltalake")
     conf, _ = landed
-    counts = {n: deltalake.DeltaTable(tables.table_path(conf["lakehouse"], n)).to_pyarrow_table()
-              .num_rows for n in (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY,
-                                  tables.QUARANTINE_TABLE)}
-    assert counts == {tables.CLOUDTRAIL: 23, tables.VPC_FLOWS_TABLE: 9, tables.GUARDDUTY: 1,
-                      tables.QUARANTINE_TABLE: 15}
+    counts = {n: deltalake.DeltaTable(n.path(conf["lakehouse"])).to_pyarrow_table()
+              .num_rows for n in (CLOUDTRAIL.table, VPCFLOW.table, GUARDDUTY.table,
+                                  lakehouse.QUARANTINE)}
+    assert counts == {CLOUDTRAIL.table: 23, VPCFLOW.table: 9, GUARDDUTY.table: 1,
+                      lakehouse.QUARANTINE: 15}
 
 
 def test_a_failed_fail_check_stops_the_run_before_anything_is_written(
@@ -150,8 +152,8 @@ def test_a_failed_fail_check_stops_the_run_before_anything_is_written(
 
     with pytest.raises(QualityFailure, match=r"cloudtrail_events: no_describe_calls \(23 of 23"):
         run_ingest(spark, conf, "run-1")
-    for name in (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY,
-                 tables.QUARANTINE_TABLE, tables.INGESTED_FILES_TABLE, tables.DQ_RESULTS_TABLE):
+    for name in (CLOUDTRAIL.table, VPCFLOW.table, GUARDDUTY.table,
+                 lakehouse.QUARANTINE, lakehouse.INGESTED_FILES, lakehouse.DQ_RESULTS):
         assert read(spark, conf, name).count() == 0, name
     assert _checkpointed(spark) == kept  # every parsed and validated batch released
 
@@ -179,8 +181,8 @@ def test_crash_before_the_manifest_then_rerun_leaves_no_duplicates(
     ct = rerun["cloudtrail"]
     # The crashed run wrote cloudtrail before failing on its manifest: everything is a duplicate.
     assert (ct.records_read, ct.rows_written, ct.duplicates, ct.quarantined) == (43, 0, 34, 9)
-    assert read(spark, conf, tables.CLOUDTRAIL).count() == 23
-    assert read(spark, conf, tables.QUARANTINE_TABLE).count() == 15
+    assert read(spark, conf, CLOUDTRAIL.table).count() == 23
+    assert read(spark, conf, lakehouse.QUARANTINE).count() == 15
 
 
 @background.job("test_ingest_job.py")
@@ -189,7 +191,7 @@ def killed_run(tmp: Path) -> Path:
     after its first silver commit (a background job: it runs beside the in-process tests)."""
     write_hostile_landing(tmp / "landing")
     lake = Path(conf_for(tmp)["lakehouse"])
-    first_merge = lake / tables.CLOUDTRAIL / "_delta_log" / "00000000000000000001.json"
+    first_merge = lake / CLOUDTRAIL.table.name / "_delta_log" / "00000000000000000001.json"
     proc = background.popen(
         [str(ROOT / "spark-submit.sh"), "ingest", "--env", "test", "--landing",
          str(tmp / "landing"), "--lakehouse", str(lake)],
@@ -213,8 +215,8 @@ def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
     conf = conf_for(background.result(request, "test_ingest_job.py"))
     rerun = {a.source: a for a in run_ingest(spark, conf, "after-kill")}
     assert all(a.balanced() for a in rerun.values())
-    assert read(spark, conf, tables.CLOUDTRAIL).count() == 23
-    assert read(spark, conf, tables.VPC_FLOWS_TABLE).count() == 9
-    assert read(spark, conf, tables.GUARDDUTY).count() == 1
-    assert read(spark, conf, tables.QUARANTINE_TABLE).count() == 15
+    assert read(spark, conf, CLOUDTRAIL.table).count() == 23
+    assert read(spark, conf, VPCFLOW.table).count() == 9
+    assert read(spark, conf, GUARDDUTY.table).count() == 1
+    assert read(spark, conf, lakehouse.QUARANTINE).count() == 15
     assert run_ingest(spark, conf, "again") == []

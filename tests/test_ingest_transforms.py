@@ -8,11 +8,11 @@ from datetime import datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.ingest.cloudtrail import normalize_records
-from jobs.ingest.guardduty import normalize_findings
-from jobs.ingest.json_records import split_records
-from jobs.ingest.vpcflow import parse_lines, split_lines
 from jobs.runtime.frames import local_frame
+from jobs.sources.cloudtrail import normalize_records
+from jobs.sources.guardduty import normalize_findings
+from jobs.sources.json_records import split_records
+from jobs.sources.vpcflow import parse_lines, split_lines
 
 NOW = datetime(2026, 11, 20, 15, 0, 0)
 

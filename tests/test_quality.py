@@ -16,13 +16,11 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import BooleanType, StructField, StructType
 
-from jobs.quality import (
-    Check,
+from jobs.quality.checks import Check, flag_checks, load_checks
+from jobs.quality.validate import (
     QualityFailure,
     QualityOutcome,
     data_docs_dir,
-    flag_checks,
-    load_checks,
     raise_on_fail,
     results_frame,
     validate_batch,

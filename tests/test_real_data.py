@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import lakehouse as tables
+from jobs import lakehouse
 from jobs.ingest.run import run_ingest
 from jobs.runtime.config import load_config
+from jobs.sources import CLOUDTRAIL
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
@@ -108,11 +109,11 @@ def test_real_digest_is_skipped_and_stratus_events_land(spark: SparkSession,
                                                          real_run: tuple) -> None:
     conf, got, _ = real_run
     assert (got["cloudtrail_digest"].files, got["cloudtrail_digest"].files_skipped) == (1, 1)
-    ct = spark.read.format("delta").load(tables.table_path(conf["lakehouse"], tables.CLOUDTRAIL))
+    ct = spark.read.format("delta").load(CLOUDTRAIL.table.path(conf["lakehouse"]))
     stop_logging = ct.where("event_name = 'StopLogging' AND user_agent LIKE '%stratus-red-team%'")
     assert stop_logging.count() >= 3
     otrf = spark.read.format("delta").load(
-        tables.table_path(conf["lakehouse"], tables.QUARANTINE_TABLE)
+        lakehouse.QUARANTINE.path(conf["lakehouse"])
     ).where("source_file LIKE '%ec2_proxy_s3_exfiltration%'")
     assert {r.reason for r in otrf.select("reason").distinct().collect()} == {"missing eventTime"}
     assert otrf.count() == 103

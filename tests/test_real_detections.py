@@ -14,14 +14,15 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import enrichment
 from jobs.detect.catalog import detection_params, load_catalog, load_settings
 from jobs.detect.evaluate import enable_parameter_binding, evaluate, to_alerts
-from jobs.detect.views import register_views, with_cloudtrail_extras
-from jobs.ingest.cloudtrail import normalize_records
-from jobs.ingest.json_records import split_records
-from jobs.ingest.read import read_whole_files
+from jobs.detect.views import register_views
+from jobs.enrich.intel import load_intel, register_intel_views
+from jobs.enrich.ip import register_sql_functions
 from jobs.runtime.config import load_config
+from jobs.sources.cloudtrail import normalize_records, with_cloudtrail_extras
+from jobs.sources.json_records import split_records
+from jobs.sources.readers import read_whole_files
 
 PANTHER_ROOT = "panther-analysis/test_scenarios/compromised-root-creds/attacker_cloudtrail.json"
 EXPECTED = {  # file name -> (detection, severity) of the alerts its events are evidence for
@@ -55,8 +56,8 @@ def raised(spark: SparkSession, shared_real: Path) -> dict[str, set[tuple[str, s
         split_records(read_whole_files(spark, files), 4096), "real", F.current_timestamp()
     ).where("reason IS NULL").drop("reason", "record")
     enable_parameter_binding(spark)
-    enrichment.register_sql_functions(spark)
-    enrichment.register_intel_views(spark, enrichment.load_intel())
+    register_sql_functions(spark)
+    register_intel_views(spark, load_intel())
     register_views(spark, {"cloudtrail_events": with_cloudtrail_extras(events)}, None)
     conf, settings = load_config("test"), load_settings()
     start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)

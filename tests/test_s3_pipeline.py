@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import lakehouse as tables
+from jobs import lakehouse
 from jobs.ingest.run import run_ingest
 from jobs.runtime.config import load_config
+from jobs.sources import CLOUDTRAIL, GUARDDUTY, VPCFLOW
 from tests.support import background
 from tests.support.landing_fixtures import write_hostile_landing
 from tests.support.moto_server import moto_endpoint, upload_tree
@@ -37,8 +38,8 @@ from tests.support.standalone import standalone_cluster
 from tests.test_ingest_job import EXPECTED
 
 LOGS, LAKE = "tw-logs", "tw-lake"
-TABLES = (tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY, tables.QUARANTINE_TABLE,
-          tables.INGESTED_FILES_TABLE)
+TABLES = (CLOUDTRAIL.table, VPCFLOW.table, GUARDDUTY.table, lakehouse.QUARANTINE,
+          lakehouse.INGESTED_FILES)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def run_on_s3(tmp: Path) -> S3Runs:
     ``spark-submit.sh`` on a standalone cluster, then again on ``local[*]``."""
     landing = tmp / "landing"
     subprocess.run(
-        [sys.executable, "-m", "devtools.sample.cli", "--out", str(landing), "--hours", "14"],
+        [sys.executable, "-m", "devtools.sample", "--out", str(landing), "--hours", "14"],
         cwd=ROOT, check=True, capture_output=True,
     )
     write_hostile_landing(landing)
@@ -84,11 +85,11 @@ def run_on_s3(tmp: Path) -> S3Runs:
                 {**moto.env(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DRIVER_MEMORY": "1g"},
             ))
             worker_log = cluster.worker_log.read_text()
-        counts = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
+        counts = {t.name: delta_row_count(s3, LAKE, f"lakehouse/{t.name}") for t in TABLES}
         commits = moto.client("dynamodb").scan(TableName="trailwarden_delta_log")["Items"]
         complete = bool(commits) and all(c["complete"]["S"] == "true" for c in commits)
         rerun = accounting(submit(args, moto.env()))
-        after = {name: delta_row_count(s3, LAKE, f"lakehouse/{name}") for name in TABLES}
+        after = {t.name: delta_row_count(s3, LAKE, f"lakehouse/{t.name}") for t in TABLES}
     return S3Runs(landing, files, uploaded, first, counts, complete, rerun, after, worker_log)
 
 
@@ -100,10 +101,7 @@ def test_pipeline_on_s3_matches_local_disk_and_reruns_add_nothing(
     local_conf = load_config("test", [f"landing={runs.landing}", f"lakehouse={tmp_path / 'lake'}"])
     local = {a.source: (a.files, a.files_skipped, a.records_read, a.rows_written, a.duplicates,
                         a.quarantined) for a in run_ingest(spark, local_conf, "local")}
-    local_counts = {
-        name: spark.read.format("delta").load(tables.table_path(local_conf["lakehouse"], name))
-        .count() for name in TABLES
-    }
+    local_counts = {t.name: t.read(spark, local_conf["lakehouse"]).count() for t in TABLES}
 
     assert runs.uploaded == runs.files
     assert runs.first == local
@@ -114,7 +112,7 @@ def test_pipeline_on_s3_matches_local_disk_and_reruns_add_nothing(
         assert runs.first[source][5] == EXPECTED[source].quarantined
     assert "Asked to launch executor" in runs.worker_log  # the first run ran on the worker
     assert runs.counts == local_counts
-    assert runs.counts[tables.INGESTED_FILES_TABLE] == runs.files
+    assert runs.counts[lakehouse.INGESTED_FILES.name] == runs.files
     assert runs.commits_complete
     assert runs.rerun == {}
     assert runs.counts_after_rerun == runs.counts

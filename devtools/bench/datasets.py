@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.ingest.landing import CLOUDTRAIL, VPCFLOW, classify
+from jobs.ingest.landing import classify
 from jobs.runtime.config import PROJECT_ROOT
+from jobs.sources import CLOUDTRAIL, SOURCES, VPCFLOW
 
 log = logging.getLogger("devtools.bench.datasets")
 
@@ -44,7 +45,7 @@ class Landing:
 
     def files(self, source: str) -> list[Path]:
         """The files of ``source`` (``cloudtrail``, ``vpcflow``, ...), sorted."""
-        return sorted(p for p in _walk(self.root) if classify(str(p)) == source)
+        return sorted(p for p in _walk(self.root) if classify(str(p), SOURCES) == source)
 
 
 def _walk(root: Path) -> list[Path]:
@@ -123,7 +124,7 @@ def incremental_split(landing: Landing, work: Path, fraction: float = 0.01) -> I
     """Build ``work/landing`` (hard links) without the newest ``fraction`` of the files."""
     root = work / "landing"
     shutil.rmtree(root, ignore_errors=True)
-    held = {p for source in (CLOUDTRAIL, VPCFLOW) for p in newest(landing.files(source), fraction)}
+    held = {p for source in (CLOUDTRAIL.name, VPCFLOW.name) for p in newest(landing.files(source), fraction)}
     everything = _walk(landing.root)
     for path in everything:
         if path not in held:

@@ -142,7 +142,7 @@ def _ua_family_sql(column: str) -> str:
 
 
 def _private_macro() -> str:
-    from jobs.enrichment import _PRIVATE_V4
+    from jobs.enrich.ip import PRIVATE_V4
 
     def dotted(addr: str) -> int:
         a, b, c, d = (int(x) for x in addr.split("."))
@@ -150,7 +150,7 @@ def _private_macro() -> str:
 
     ranges = " OR ".join(
         f"ip4(s) BETWEEN {dotted(a)} AND {dotted(a) + 2 ** (32 - bits) - 1}"
-        for a, bits in _PRIVATE_V4
+        for a, bits in PRIVATE_V4
     )
     return f"""
     CREATE OR REPLACE MACRO ip4(s) AS CASE

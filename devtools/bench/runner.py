@@ -15,8 +15,8 @@ from typing import Any
 
 from devtools.bench.datasets import Landing, incremental_split
 from devtools.bench.measure import children_cpu_seconds
-from jobs.ingest.landing import CLOUDTRAIL, VPCFLOW
 from jobs.runtime.config import PROJECT_ROOT
+from jobs.sources import CLOUDTRAIL, VPCFLOW
 
 log = logging.getLogger("devtools.bench.runner")
 
@@ -72,7 +72,7 @@ def measure(kind: str, spec: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 def source_files(landing: Landing) -> dict[str, list[str]]:
-    return {s: [str(p) for p in landing.files(s)] for s in (CLOUDTRAIL, VPCFLOW)}
+    return {s: [str(p) for p in landing.files(s)] for s in (CLOUDTRAIL.name, VPCFLOW.name)}
 
 
 def run_trailwarden(
@@ -94,8 +94,8 @@ def run_trailwarden(
 
 def run_duckdb(files: dict[str, list[str]], work: Path, cores: int) -> dict[str, Any]:
     spec = {
-        "cloudtrail": files[CLOUDTRAIL],
-        "vpcflow": files[VPCFLOW],
+        "cloudtrail": files[CLOUDTRAIL.name],
+        "vpcflow": files[VPCFLOW.name],
         "work": str(work / "duckdb-parquet"),
         "cores": cores,
     }
@@ -104,7 +104,7 @@ def run_duckdb(files: dict[str, list[str]], work: Path, cores: int) -> dict[str,
 
 def run_floor(files: dict[str, list[str]], work: Path, cores: int) -> dict[str, Any]:
     return measure(
-        "floor", {"cloudtrail": files[CLOUDTRAIL], "vpcflow": files[VPCFLOW], "cores": cores}, work
+        "floor", {"cloudtrail": files[CLOUDTRAIL.name], "vpcflow": files[VPCFLOW.name], "cores": cores}, work
     )
 
 

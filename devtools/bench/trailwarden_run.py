@@ -27,12 +27,13 @@ _DISCOVERY = "discovery"
 
 
 def _label_prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    return f"prepare {kwargs.get('source', args[1] if len(args) > 1 else '?')}"
+    source = kwargs.get("source", args[1] if len(args) > 1 else None)
+    return f"prepare {getattr(source, 'name', '?')}"
 
 
 def _label_write(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     batch = kwargs.get("batch", args[2] if len(args) > 2 else None)
-    return f"write {getattr(batch, 'source', '?')}"
+    return f"write {getattr(getattr(batch, 'source', None), 'name', '?')}"
 
 
 def _label_quality(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -46,8 +47,9 @@ def _fixed(label: str) -> Callable[[tuple[Any, ...], dict[str, Any]], str]:
 WRAPPED: list[tuple[str, str, Callable[[tuple[Any, ...], dict[str, Any]], str], bool]] = [
     ("jobs.ingest.run", "list_landing", _fixed(f"{_DISCOVERY}: list landing"), False),
     ("jobs.ingest.run", "ingested_paths", _fixed(f"{_DISCOVERY}: read manifest"), False),
-    ("jobs.ingest.run", "read_whole_files", _fixed(f"{_DISCOVERY}: spark file index"), False),
-    ("jobs.ingest.run", "read_parquet_flows", _fixed(f"{_DISCOVERY}: spark file index"), False),
+    *[(f"jobs.sources.{name}", "read_whole_files", _fixed(f"{_DISCOVERY}: spark file index"), False)
+      for name in ("cloudtrail", "vpcflow", "guardduty")],
+    ("jobs.sources.vpcflow", "read_parquet_flows", _fixed(f"{_DISCOVERY}: spark file index"), False),
     ("jobs.ingest.run", "prepare", _label_prepare, True),
     ("jobs.ingest.run", "validate_batch", _label_quality, False),
     ("jobs.ingest.run", "write_batch", _label_write, True),
@@ -139,36 +141,28 @@ def output_files(spark: Any, lakehouse: str) -> dict[str, dict[str, int]]:
     """Data files of each table's current snapshot, per ``event_date`` partition."""
     from delta.tables import DeltaTable
 
-    from jobs import lakehouse as tables
-    from jobs.detect.run import ALERTS_TABLE
+    from jobs.lakehouse import ALERTS, SILVER
 
     out: dict[str, dict[str, int]] = {}
-    for name in [tables.CLOUDTRAIL, tables.VPC_FLOWS_TABLE, tables.GUARDDUTY, ALERTS_TABLE]:
-        path = tables.table_path(lakehouse, name)
+    for table in [*SILVER, ALERTS]:
+        path = table.path(lakehouse)
         if not DeltaTable.isDeltaTable(spark, path):
             continue
         per_day: dict[str, int] = defaultdict(int)
         for f in spark.read.format("delta").load(path).inputFiles():
             match = _DAY.search(f)
             per_day[match.group(1) if match else "all"] += 1
-        out[name] = dict(sorted(per_day.items()))
+        out[table.name] = dict(sorted(per_day.items()))
     return out
 
 
 def table_counts(spark: Any, lakehouse: str) -> dict[str, int]:
-    from jobs import tables
+    from jobs.lakehouse import ALERTS, QUARANTINE, SILVER
 
     counts = {}
-    for name in [
-        tables.CLOUDTRAIL,
-        tables.VPC_FLOWS_TABLE,
-        tables.GUARDDUTY,
-        tables.QUARANTINE_TABLE,
-        "gold/alerts",
-    ]:
-        path = tables.table_path(lakehouse, name)
+    for table in [*SILVER, QUARANTINE, ALERTS]:
         try:
-            counts[name] = spark.read.format("delta").load(path).count()
+            counts[table.name] = table.read(spark, lakehouse).count()
         except Exception:  # noqa: BLE001 - a table this run did not create
             continue
     return counts
@@ -245,10 +239,11 @@ def run(
     summary: dict[str, Any] = {}
     if detect:
         from jobs.detect.run import run_detections
+        from jobs.enrich import Enrichment
 
         mark = len(phases.calls)
         running = probe.start("detect")
-        result = run_detections(spark, conf, new_run_id())
+        result = run_detections(spark, conf, new_run_id(), Enrichment.of(spark, conf))
         figures = running.stop()
         figures.detail = {
             c.name.removeprefix("detect: "): round(c.wall_s, 3) for c in phases.calls[mark:]

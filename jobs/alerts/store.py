@@ -7,6 +7,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.runtime.delta import merge_on_keys
 from schemas.alerts import ALERTS
 
 # Kept from the first write: when it was created and what an analyst set.
@@ -27,10 +28,5 @@ def changes(existing: DataFrame, alerts: DataFrame) -> DataFrame:
 def merge_alerts(target: DeltaTable, changed: DataFrame) -> None:
     """MERGE new and changed alerts (from ``changes``) into ``gold/alerts``."""
     updates = {f.name: f"s.{f.name}" for f in ALERTS.fields if f.name not in PRESERVED + ("alert_id",)}
-    (
-        target.alias("t")
-        .merge(changed.drop("change").alias("s"), "t.alert_id = s.alert_id")
-        .whenMatchedUpdate(condition="t.fingerprint <> s.fingerprint", set=updates)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    merge_on_keys(target, changed.drop("change"), ["alert_id"],
+                  update="t.fingerprint <> s.fingerprint", update_set=updates)

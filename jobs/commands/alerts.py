@@ -17,8 +17,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lakehouse as tables
-from jobs.detect.run import ALERTS_TABLE
+from jobs.lakehouse import ALERTS
 from jobs.runtime.cli import config_from_args, job_parser
 from jobs.runtime.times import parse_duration
 from schemas.alerts import SEVERITIES
@@ -69,7 +68,7 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     conf = config_from_args(args)
     spark: SparkSession = build_session(conf, "trailwarden-alerts")
-    path = tables.table_path(conf["lakehouse"], ALERTS_TABLE)
+    path = ALERTS.path(conf["lakehouse"])
     if not DeltaTable.isDeltaTable(spark, path):
         print(f"trailwarden alerts: no alert table at {path}; run the pipeline first.", file=sys.stderr)
         return 1

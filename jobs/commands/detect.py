@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from jobs.detect.run import retro_hunt, run_detections
+from jobs.enrich import Enrichment
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.session import build_session
 from jobs.runtime.times import parse_time
@@ -33,10 +34,12 @@ def main(argv: Sequence[str]) -> int:
     conf = config_from_args(args)
     spark = build_session(conf, "trailwarden-detect")
     run_id = new_run_id()
+    enrichment = Enrichment.of(spark, conf)
     if not args.detection:
-        print(f"detect {run_id}: {run_detections(spark, conf, run_id)}")
+        print(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}")
         return 0
-    result = retro_hunt(spark, conf, args.detection, parse_time(args.start), parse_time(args.end), args.write, run_id)
+    result = retro_hunt(spark, conf, args.detection, parse_time(args.start), parse_time(args.end),
+                        args.write, run_id, enrichment)
     verb = "wrote" if args.write else "would write"
     print(f"retro-hunt {args.detection}: {verb} {len(result.new)} new and {len(result.changed)} changed "
           f"alerts; {result.unchanged} unchanged")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.enrich import Enrichment
 from jobs.incidents import store
 from jobs.incidents.correlate import aware
 from jobs.incidents.report import Target, render_markdown
@@ -58,7 +59,8 @@ def main(argv: Sequence[str]) -> int:
     lakehouse = conf["lakehouse"]
     now = datetime.now(UTC)
     if args.command == "run":
-        for line in run_incidents(spark, conf, new_run_id(), now=now).lines():
+        enrichment = Enrichment.of(spark, conf)
+        for line in run_incidents(spark, conf, new_run_id(), enrichment, now=now).lines():
             print(line)
     elif args.command == "list":
         for line in list_lines(store.load_incidents(spark, lakehouse), args.status):

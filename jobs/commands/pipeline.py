@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from jobs.detect.run import run_detections
+from jobs.enrich import Enrichment
+from jobs.incidents.run import run_incidents
 from jobs.ingest.run import run_ingest
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.session import build_session
@@ -23,14 +26,14 @@ def main(argv: list[str]) -> int:
     print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}")
     for accounting in run_ingest(spark, conf, run_id):
         print("  " + accounting.line())
-    if not args.no_detect and conf.get("detect", {}).get("enabled", True):
-        from jobs.detect.run import run_detections
-
-        summary = run_detections(spark, conf, run_id)
-        print(f"  detect: {summary}")
+    if args.no_detect or not conf.get("detect", {}).get("enabled", True):
+        return 0
+    enrichment = Enrichment.of(spark, conf)
+    try:
+        print(f"  detect: {run_detections(spark, conf, run_id, enrichment)}")
         if conf.get("incidents", {}).get("enabled", True):
-            from jobs.incidents.run import run_incidents
-
-            for line in run_incidents(spark, conf, run_id).lines():
+            for line in run_incidents(spark, conf, run_id, enrichment).lines():
                 print("  " + line)
+    finally:
+        enrichment.release()
     return 0

@@ -11,25 +11,20 @@ from collections import Counter
 
 from pyspark.sql import SparkSession
 
-from jobs import lakehouse as tables
+from jobs.lakehouse import TABLES
 from jobs.runtime.cli import config_from_args, job_parser
 from jobs.runtime.session import build_session
-
-KNOWN = [
-    *tables.CONTRACTS,
-    "gold/alerts", "gold/detection_runs", "gold/incidents", "gold/response_metrics",
-]
 
 
 def register_views(spark: SparkSession, lakehouse: str) -> list[str]:
     """Register a temp view per existing Delta table under ``lakehouse``; return view names."""
     from delta.tables import DeltaTable
 
-    present = [n for n in KNOWN if DeltaTable.isDeltaTable(spark, tables.table_path(lakehouse, n))]
-    short = Counter(n.rsplit("/", 1)[-1] for n in present)
+    present = [t for t in TABLES if DeltaTable.isDeltaTable(spark, t.path(lakehouse))]
+    short = Counter(t.name.rsplit("/", 1)[-1] for t in present)
     names = []
-    for name in present:
-        df = spark.read.format("delta").load(tables.table_path(lakehouse, name))
+    for table in present:
+        df, name = table.read(spark, lakehouse), table.name
         for view in {name.replace("/", "_"), name.rsplit("/", 1)[-1]}:
             if view == name.rsplit("/", 1)[-1] and short[view] > 1:
                 continue

@@ -13,11 +13,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.runtime.delta import merge_on_keys
 from jobs.runtime.frames import union_all
 
 log = logging.getLogger("trailwarden.detect")
 
-BASELINES_TABLE = "gold/baselines/first_seen"
 
 # kind -> SELECT subject, value, event_time over the enriched ``cloudtrail_events`` view.
 BASELINE_SOURCES: dict[str, str] = {
@@ -76,18 +76,13 @@ def observations(spark: SparkSession, start: datetime, end: datetime) -> DataFra
 def merge_baselines(target: DeltaTable, seen: DataFrame, run_id: str, now: datetime) -> None:
     """Widen each row's [first_seen, last_seen]; rows already covering the sighting stay untouched."""
     source = seen.withColumn("updated_at", F.lit(now)).withColumn("run_id", F.lit(run_id))
-    (
-        target.alias("t")
-        .merge(source.alias("s"), "t.kind = s.kind AND t.subject = s.subject AND t.value = s.value")
-        .whenMatchedUpdate(
-            condition="s.first_seen < t.first_seen OR s.last_seen > t.last_seen",
-            set={
-                "first_seen": "least(t.first_seen, s.first_seen)",
-                "last_seen": "greatest(t.last_seen, s.last_seen)",
-                "updated_at": "s.updated_at",
-                "run_id": "s.run_id",
-            },
-        )
-        .whenNotMatchedInsertAll()
-        .execute()
+    merge_on_keys(
+        target, source, ["kind", "subject", "value"],
+        update="s.first_seen < t.first_seen OR s.last_seen > t.last_seen",
+        update_set={
+            "first_seen": "least(t.first_seen, s.first_seen)",
+            "last_seen": "greatest(t.last_seen, s.last_seen)",
+            "updated_at": "s.updated_at",
+            "run_id": "s.run_id",
+        },
     )

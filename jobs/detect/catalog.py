@@ -18,13 +18,14 @@ import yaml
 
 from jobs.runtime.config import CONF_DIR, PROJECT_ROOT
 from jobs.runtime.times import DurationError, parse_duration
+from jobs.sources import SOURCES
 from schemas.alerts import SEVERITIES
 
 DETECTIONS_DIR = PROJECT_ROOT / "detections"
 DETECTIONS_CONF = CONF_DIR / "detections.yml"
-SOURCES = ("cloudtrail", "vpcflow", "guardduty")
-# Silver views a detection may list in ``source_tables`` -> the table they read.
-SILVER_VIEWS = ("cloudtrail_events", "vpc_flows", "guardduty_findings")
+# A detection lives under its source's folder and reads the sources' views.
+SOURCE_NAMES = tuple(s.name for s in SOURCES)
+SILVER_VIEWS = tuple(s.view for s in SOURCES)
 ENTITY_TYPES = (
     "account", "instance", "eni", "security_group", "key_pair", "ip", "domain", "user", "role",
     "access_key", "bucket", "trail", "detector", "image", "finding", "region",
@@ -33,7 +34,7 @@ REQUIRED_KEYS = (
     "id", "name", "title", "description", "severity", "mitre_attack", "source_tables",
     "dedupe_keys", "entities", "false_positives", "runbook", "references", "tests",
 )
-ID_PATTERN = re.compile(r"^TW-(CT|VF|GD)-\d{3}$")
+ID_PATTERN = re.compile(rf"^TW-({'|'.join(s.id_prefix for s in SOURCES)})-\d{{3}}$")
 TECHNIQUE_PATTERN = re.compile(r"^T\d{4}(\.\d{3})?$")
 TACTIC_PATTERN = re.compile(r"^TA\d{4}$")
 TITLE_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -139,10 +140,10 @@ def load_detection(yml: Path) -> Detection:
     if not sql_path.is_file():
         raise _fail(yml, f"no SQL file {sql_path.name} beside it.")
     source = yml.parent.name
-    if source not in SOURCES:
-        raise _fail(yml, f"lives under {source!r}, not one of {', '.join(SOURCES)}.")
+    if source not in SOURCE_NAMES:
+        raise _fail(yml, f"lives under {source!r}, not one of {', '.join(SOURCE_NAMES)}.")
     if not ID_PATTERN.match(str(meta["id"])):
-        raise _fail(yml, f"id {meta['id']!r} is not of the form TW-CT-001 (CT, VF or GD).")
+        raise _fail(yml, f"id {meta['id']!r} is not of the form TW-CT-001 (prefixes: {', '.join(s.id_prefix for s in SOURCES)}).")
     if meta["severity"] not in SEVERITIES:
         raise _fail(yml, f"severity {meta['severity']!r} is not one of {', '.join(SEVERITIES)}.")
     tables = tuple(meta["source_tables"] or ())

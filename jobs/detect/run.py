@@ -9,7 +9,6 @@ reports the alerts it would add or change, writing them only with ``--write``.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -19,8 +18,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import enrichment
-from jobs import lakehouse as tables
 from jobs.alerts.store import changes, merge_alerts
 from jobs.detect import baselines as base
 from jobs.detect.catalog import (
@@ -43,16 +40,17 @@ from jobs.detect.state import (
     plan,
     snapshot,
 )
-from jobs.detect.views import TIME_EXPRESSIONS, register_views, with_cloudtrail_extras
+from jobs.detect.views import named, register_views, source_view
+from jobs.enrich import Enrichment
+from jobs.enrich.intel import register_intel_views
+from jobs.enrich.ip import register_sql_functions
+from jobs.lakehouse import ALERTS, BASELINES, DETECTION_RUNS
 from jobs.runtime.frames import local_frame, materialize, release, union_all
 from jobs.runtime.times import ceil_time, floor_time, parse_duration
-from schemas.alerts import ALERTS, BASELINES, DETECTION_RUNS
+from jobs.sources import SOURCES
 
 log = logging.getLogger("trailwarden.detect")
 
-ALERTS_TABLE = "gold/alerts"
-DETECTION_RUNS_TABLE = "gold/detection_runs"
-ALERTS_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
 
 @dataclass
@@ -93,26 +91,13 @@ class Settings:
         )
 
 
-def ensure_gold(spark: SparkSession, lakehouse: str) -> dict[str, DeltaTable]:
-    """Create the gold tables unless they exist (alerts with Change Data Feed on)."""
-    path = lambda name: tables.table_path(lakehouse, name)  # noqa: E731
+def ensure_gold(spark: SparkSession, lakehouse_root: str) -> dict[str, DeltaTable]:
+    """Create the gold tables detection writes unless they exist."""
     return {
-        "alerts": tables.ensure_table(spark, path(ALERTS_TABLE), ALERTS, None, ALERTS_PROPERTIES),
-        "runs": tables.ensure_table(spark, path(DETECTION_RUNS_TABLE), DETECTION_RUNS),
-        "baselines": tables.ensure_table(spark, path(base.BASELINES_TABLE), BASELINES, ["kind"]),
+        "alerts": ALERTS.ensure(spark, lakehouse_root),
+        "runs": DETECTION_RUNS.ensure(spark, lakehouse_root),
+        "baselines": BASELINES.ensure(spark, lakehouse_root),
     }
-
-
-def load_intel_or_empty() -> dict[str, Any]:
-    """helper-2's intel lists, or empty lists (with a warning) when the files are missing."""
-    try:
-        return enrichment.load_intel()
-    except enrichment.IntelError as exc:
-        log.warning("intel lists unavailable (%s); intel-based matches are off", exc)
-        return {
-            "hosting_asns": {}, "bad_asns": {}, "mining_pool_ports": [], "mining_pool_ports_ambiguous": [],
-            "mining_pool_domains": [], "mining_pool_domain_suffixes": [], "mining_pool_ips": [],
-        }
 
 
 def build_views(
@@ -121,7 +106,7 @@ def build_views(
     start: datetime,
     end: datetime,
     baselines: DataFrame,
-    enrich_asn: bool = True,
+    enrichment: Enrichment,
     readers: Sequence[str] = (),
 ) -> list[DataFrame]:
     """Register the detection views over ``[start, end)`` of the pinned snapshots, each read and
@@ -129,43 +114,26 @@ def build_views(
 
     ``readers`` are the SQL texts that will read the views. A view named in two or more of them
     is materialized (they share one scan, and plan against a scan of the kept rows); a view read
-    once is not (that would cost a full copy for one scan). ``record_json``, the whole raw event,
-    is left out of the materialized CloudTrail view (NULL) unless a reader names it.
+    once is not (that would cost a full copy for one scan). A source's heavy columns (the raw
+    record) are left NULL unless a reader names them.
     """
     enable_parameter_binding(spark)
-    enrichment.register_sql_functions(spark)
-    intel = load_intel_or_empty()
-    enrichment.register_intel_views(spark, intel)
-    ranges = enrichment.shipped_asn_ranges(spark, intel.get("hosting_asns", {}).keys()) if enrich_asn else None
-    if enrich_asn and ranges is None:
-        log.warning("no ASN range files under conf/intel/asn; src_asn stays empty")
+    register_sql_functions(spark)
+    register_intel_views(spark, enrichment.intel)
     frames: dict[str, DataFrame] = {}
     kept = []
     for view, snap in snaps.items():
         if snap.version is None:
             continue
-        time_col = F.expr(TIME_EXPRESSIONS[view])
-        df = snap.read(spark).where((time_col >= F.lit(start)) & (time_col < F.lit(end)))
-        if view == "cloudtrail_events":
-            df = with_cloudtrail_extras(df)
-            if not _named(readers, "record_json"):
-                df = df.withColumn("record_json", F.lit(None).cast("string"))
-            if ranges is not None:
-                df = enrichment.with_asn(df, "source_ip", ranges, prefix="src_")
-        if view == "vpc_flows" and ranges is not None:
-            df = enrichment.with_asn(df, "dstaddr", ranges, prefix="dst_")
-        if sum(_named([sql], view) for sql in readers) > 1:
+        time_col = F.expr(snap.source.time_expression)
+        rows = snap.read(spark).where((time_col >= F.lit(start)) & (time_col < F.lit(end)))
+        df = source_view(rows, snap.source, enrichment.asn_ranges, readers)
+        if sum(named([sql], view) for sql in readers) > 1:
             df = materialize(df)
             kept.append(df)
         frames[view] = df
     register_views(spark, frames, baselines)
     return kept
-
-
-def _named(texts: Sequence[str], name: str) -> bool:
-    """Whether any of ``texts`` names ``name`` as a whole word."""
-    pattern = re.compile(rf"\b{re.escape(name)}\b")
-    return any(pattern.search(t) for t in texts)
 
 
 def _alerts_for(
@@ -179,7 +147,9 @@ def _alerts_for(
     return union_all(frames) if frames else None
 
 
-def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Summary:
+def run_detections(
+    spark: SparkSession, conf: dict[str, Any], run_id: str, enrichment: Enrichment
+) -> Summary:
     """Evaluate every enabled detection incrementally; MERGE alerts; update baselines and runs."""
     settings = Settings.of(conf)
     lakehouse = conf["lakehouse"]
@@ -187,7 +157,7 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
     catalog = [d for d in load_catalog() if is_enabled(d, load_settings(settings_path(conf)))]
     detector_settings = load_settings(settings_path(conf))
     gold = ensure_gold(spark, lakehouse)
-    snaps = {view: snapshot(spark, lakehouse, view) for view in TIME_EXPRESSIONS}
+    snaps = {s.view: snapshot(spark, lakehouse, s) for s in SOURCES}
     state = load_state(gold["runs"].toDF())
 
     late: dict[str, dict[datetime, datetime]] = {}
@@ -210,7 +180,8 @@ def run_detections(spark: SparkSession, conf: dict[str, Any], run_id: str) -> Su
     span_end = max(pending[d.id][-1].end for d in todo)
     readers = [d.sql for d in todo] + list(base.BASELINE_SOURCES.values())
     kept = build_views(
-        spark, snaps, span_start, span_end, gold["baselines"].toDF(), settings.enrich_asn, readers
+        spark, snaps, span_start, span_end, gold["baselines"].toDF(),
+        enrichment.with_asn(settings.enrich_asn), readers
     )
     try:
         parts = []
@@ -278,7 +249,7 @@ class HuntResult:
 
 def retro_hunt(
     spark: SparkSession, conf: dict[str, Any], name: str, start: datetime, end: datetime,
-    write: bool, run_id: str,
+    write: bool, run_id: str, enrichment: Enrichment,
 ) -> HuntResult:
     """Re-run detection ``name`` over ``[start, end)`` (widened to whole windows)."""
     settings = Settings.of(conf)
@@ -290,11 +261,11 @@ def retro_hunt(
     if hi <= lo:
         raise DetectionError("--to must be later than --from.")
     gold = ensure_gold(spark, conf["lakehouse"])
-    snaps = {view: snapshot(spark, conf["lakehouse"], view) for view in TIME_EXPRESSIONS}
+    snaps = {s.view: snapshot(spark, conf["lakehouse"], s) for s in SOURCES}
     now = datetime.now(timezone.utc)
     kept = build_views(
-        spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(), settings.enrich_asn,
-        [detection.sql],
+        spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(),
+        enrichment.with_asn(settings.enrich_asn), [detection.sql],
     )
     try:
         params = detection_params(detection, load_settings(settings_path(conf)), conf)

@@ -16,27 +16,26 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from jobs import lakehouse as tables
-from jobs.detect.views import TIME_EXPRESSIONS
 from jobs.runtime.times import floor_time, utc
-
-VIEW_TABLES = {
-    "cloudtrail_events": tables.CLOUDTRAIL,
-    "vpc_flows": tables.VPC_FLOWS_TABLE,
-    "guardduty_findings": tables.GUARDDUTY,
-}
+from jobs.sources import LogSource
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One silver table pinned at a Delta version, with its event-time span and ingest watermark."""
+    """One source's silver table pinned at a Delta version, with its event-time span and ingest
+    watermark."""
 
-    view: str
+    source: LogSource
     path: str
     version: int | None = None
     min_time: datetime | None = None
     max_time: datetime | None = None
     watermark: datetime | None = None
+
+    @property
+    def view(self) -> str:
+        """The detection view the table is read as (the key of runs' versions and watermarks)."""
+        return self.source.view
 
     def read(self, spark: SparkSession) -> DataFrame:
         """The table as of the pinned version."""
@@ -61,19 +60,19 @@ class Pending:
     reason: str
 
 
-def snapshot(spark: SparkSession, lakehouse: str, view: str) -> Snapshot:
-    """Pin ``view``'s table at its current version and measure it (an absent table is empty)."""
-    path = tables.table_path(lakehouse, VIEW_TABLES[view])
+def snapshot(spark: SparkSession, lakehouse: str, source: LogSource) -> Snapshot:
+    """Pin ``source``'s table at its current version and measure it (an absent table is empty)."""
+    path = source.table.path(lakehouse)
     if not DeltaTable.isDeltaTable(spark, path):
-        return Snapshot(view, path)
+        return Snapshot(source, path)
     version = int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
-    pinned = Snapshot(view, path, version)
+    pinned = Snapshot(source, path, version)
+    time_col = F.expr(source.time_expression)
     stats = pinned.read(spark).select(
-        F.min(F.expr(TIME_EXPRESSIONS[view])).alias("lo"),
-        F.max(F.expr(TIME_EXPRESSIONS[view])).alias("hi"),
-        F.max("ingested_at").alias("wm"),
+        F.min(time_col).alias("lo"), F.max(time_col).alias("hi"), F.max("ingested_at").alias("wm"),
     ).first()
-    return Snapshot(view, path, version, _aware(stats["lo"]), _aware(stats["hi"]), _aware(stats["wm"]))
+    return Snapshot(source, path, version, _aware(stats["lo"]), _aware(stats["hi"]),
+                    _aware(stats["wm"]))
 
 
 def _aware(ts: datetime | None) -> datetime | None:
@@ -108,7 +107,7 @@ def late_windows(
 ) -> dict[datetime, datetime]:
     """Window start -> newest ``ingested_at`` among rows ingested after ``since``."""
     seconds = int(step.total_seconds())
-    time_col = F.expr(TIME_EXPRESSIONS[snap.view])
+    time_col = F.expr(snap.source.time_expression)
     rows = (
         snap.read(spark)
         .where(F.col("ingested_at") > F.lit(since))

@@ -1,60 +1,23 @@
-"""The SQL views detections read, and the pure transforms that derive their extra columns.
+"""The SQL views detections read, and the pure transforms that shape them.
 
-Views: ``cloudtrail_events`` (silver + ``actor_arn``, ``ua_family``, ``src_asn``, ``src_as_org``,
-``src_is_hosting``), ``vpc_flows`` (silver + ``dst_asn``, ``dst_as_org``, ``dst_is_hosting``),
-``guardduty_findings`` (silver), one ``baseline_<kind>`` view per baseline kind, and helper-2's
-``intel_*`` views and SQL functions (``is_private_ip``, ``ip_version``, ...).
+One view per log source (``LogSource.view``: the silver table plus the source's view columns and
+ASN lookups), one ``baseline_<kind>`` view per baseline kind, and the intel views and SQL
+functions of ``jobs.enrich`` (``is_private_ip``, ``ip_version``, ...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
+from jobs.enrich.asn import with_asn
 from jobs.runtime.frames import local_frame
-from schemas.alerts import BASELINES, CLOUDTRAIL_VIEW_EXTRA, VPC_FLOWS_VIEW_EXTRA
-from schemas.cloudtrail import CLOUDTRAIL_EVENTS
-from schemas.guardduty import GUARDDUTY_FINDINGS
-from schemas.vpcflow import VPC_FLOWS
-
-# View -> the event-time expression windows are cut on (also used to find late data).
-TIME_EXPRESSIONS = {
-    "cloudtrail_events": "event_time",
-    "vpc_flows": "start_time",
-    "guardduty_findings": "coalesce(first_seen, updated_at)",
-}
-
-# Families of user agents; the first match wins. Programmatic families are everything except
-# console, aws-service, aws-internal and unknown.
-UA_FAMILY_SQL = """CASE
-  WHEN {ua} IS NULL OR trim({ua}) = '' THEN 'unknown'
-  WHEN lower({ua}) LIKE '%terraform%' THEN 'terraform'
-  WHEN lower({ua}) LIKE '%cloudformation%' THEN 'cloudformation'
-  WHEN lower({ua}) RLIKE '(^|[ (])aws-cli/' THEN 'aws-cli'
-  WHEN lower({ua}) RLIKE '(^|[ (])boto3/' THEN 'boto3'
-  WHEN lower({ua}) RLIKE '(^|[ (])botocore/' THEN 'botocore'
-  WHEN lower({ua}) RLIKE '(^|[ (])aws-sdk-go-v2/' THEN 'aws-sdk-go-v2'
-  WHEN lower({ua}) RLIKE '(^|[ (])aws-sdk-go/' THEN 'aws-sdk-go'
-  WHEN lower({ua}) RLIKE 'aws-sdk-[a-z]+' THEN regexp_extract(lower({ua}), '(aws-sdk-[a-z]+)', 1)
-  WHEN lower({ua}) LIKE '%powershell%' THEN 'powershell'
-  WHEN {ua} = 'AWS Internal' THEN 'aws-internal'
-  WHEN lower({ua}) IN ('signin.amazonaws.com', 'console.amazonaws.com')
-    OR lower({ua}) RLIKE '^console[.][a-z0-9.-]*amazonaws[.]com$'
-    OR {ua} LIKE 'Mozilla/%' THEN 'console'
-  WHEN lower({ua}) RLIKE '^[a-z0-9.-]+[.]amazonaws[.]com$' THEN 'aws-service'
-  ELSE 'other'
-END"""
-
-CLOUDTRAIL_VIEW = StructType(list(CLOUDTRAIL_EVENTS.fields) + list(CLOUDTRAIL_VIEW_EXTRA.fields))
-VPC_FLOWS_VIEW = StructType(list(VPC_FLOWS.fields) + list(VPC_FLOWS_VIEW_EXTRA.fields))
-VIEW_SCHEMAS: dict[str, StructType] = {
-    "cloudtrail_events": CLOUDTRAIL_VIEW,
-    "vpc_flows": VPC_FLOWS_VIEW,
-    "guardduty_findings": GUARDDUTY_FINDINGS,
-}
+from jobs.sources import SOURCES, LogSource
+from schemas.alerts import BASELINES
 
 # Baseline kind -> (view, subject column, value column, value type). The SELECTs that feed each
 # kind live in jobs/detect/baselines.py.
@@ -68,20 +31,6 @@ BASELINE_KINDS: dict[str, tuple[str, str, str]] = {
     "access_key_asn": ("access_key_id", "asn", "int"),
     "eni_instance": ("eni", "instance_id", "string"),
 }
-
-
-def ua_family(ua_col: str = "user_agent") -> F.Column:
-    """The user-agent family (``aws-sdk-go``, ``boto3``, ``aws-cli``, ``terraform``, ``console``,
-    ``aws-service``, ...) of column ``ua_col``."""
-    return F.expr(UA_FAMILY_SQL.format(ua=ua_col))
-
-
-def with_cloudtrail_extras(events: DataFrame) -> DataFrame:
-    """Add ``actor_arn`` (the role for an assumed-role session, else the principal) and
-    ``ua_family``. In: ``principal_arn``, ``session_issuer_arn``, ``user_agent``."""
-    return events.withColumn(
-        "actor_arn", F.coalesce(F.col("session_issuer_arn"), F.col("principal_arn"))
-    ).withColumn("ua_family", ua_family())
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:
@@ -108,6 +57,28 @@ def empty_frame(spark: SparkSession, schema: StructType) -> DataFrame:
     return local_frame(spark, [], relaxed)
 
 
+def source_view(
+    rows: DataFrame, source: LogSource, ranges: DataFrame | None, readers: Sequence[str] = (),
+) -> DataFrame:
+    """Silver rows of ``source`` with its view columns, ASN lookups (when ``ranges``) and its heavy
+    columns left NULL unless one of ``readers`` (the SQL texts that will read it) names them."""
+    if source.add_view_columns is not None:
+        rows = source.add_view_columns(rows)
+    for column in source.heavy_columns:
+        if not named(readers, column):
+            rows = rows.withColumn(column, F.lit(None).cast(source.table.schema[column].dataType))
+    if ranges is not None:
+        for address, prefix in source.asn_lookups:
+            rows = with_asn(rows, address, ranges, prefix=prefix)
+    return rows
+
+
+def named(texts: Sequence[str], name: str) -> bool:
+    """Whether any of ``texts`` names ``name`` as a whole word."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return any(pattern.search(t) for t in texts)
+
+
 def baseline_view(baselines: DataFrame, kind: str) -> DataFrame:
     """The ``baseline_<kind>`` view: subject and value under their own names, first/last seen."""
     subject, value, value_type = BASELINE_KINDS[kind]
@@ -120,9 +91,10 @@ def baseline_view(baselines: DataFrame, kind: str) -> DataFrame:
 def register_views(spark: SparkSession, frames: Mapping[str, DataFrame], baselines: DataFrame | None) -> None:
     """Register the silver views (``frames`` by view name; missing ones empty) and the baseline
     views (from the baselines table, or empty)."""
-    for view, schema in VIEW_SCHEMAS.items():
-        frame = frames.get(view)
-        (conform(frame, schema) if frame is not None else empty_frame(spark, schema)).createOrReplaceTempView(view)
+    for source in SOURCES:
+        frame, schema = frames.get(source.view), source.view_schema
+        view = conform(frame, schema) if frame is not None else empty_frame(spark, schema)
+        view.createOrReplaceTempView(source.view)
     source = baselines if baselines is not None else empty_frame(spark, BASELINES)
     for kind in BASELINE_KINDS:
         baseline_view(source, kind).createOrReplaceTempView(f"baseline_{kind}")

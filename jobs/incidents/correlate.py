@@ -27,7 +27,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from jobs.enrichment import with_asn
+from jobs.enrich.asn import with_asn
 from jobs.incidents import assemble, graph, scope
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
-from jobs import enrichment
+from jobs.enrich import Enrichment
 from jobs.incidents import store
 from jobs.incidents.correlate import Settings, aware, correlate
 from jobs.incidents.metrics import summarize
 from jobs.incidents.report import Target, metrics_markdown, render_html, render_markdown, when
+from jobs.lakehouse import ALERTS
 
 log = logging.getLogger("trailwarden.incidents")
 
@@ -46,18 +47,6 @@ class IncidentSummary:
             if i["incident_id"] in self.reports:
                 out.append(f"      report: {self.reports[i['incident_id']]}")
         return out
-
-
-def asn_ranges(spark: SparkSession, conf: dict[str, Any]) -> DataFrame | None:
-    """The shipped ASN lookup (cached once per application), or None when disabled
-    (``incidents.asn: false``) or not shipped."""
-    if not (conf.get("incidents", {}) or {}).get("asn", True):
-        return None
-    try:
-        hosting = enrichment.load_intel().get("hosting_asns", {}).keys()
-    except enrichment.IntelError:
-        hosting = []
-    return enrichment.shipped_asn_ranges(spark, hosting)
 
 
 def write_reports(conf: dict[str, Any], incidents: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -103,18 +92,20 @@ def run_incidents(
     spark: SparkSession,
     conf: dict[str, Any],
     run_id: str,
-    ranges: DataFrame | None = None,
+    enrichment: Enrichment,
     now: datetime | None = None,
 ) -> IncidentSummary:
-    """Correlate alerts into incidents, track fixes, MERGE, then metrics and reports."""
+    """Correlate alerts into incidents, track fixes, MERGE, then metrics and reports. ASN lookups
+    use ``enrichment``'s ranges unless ``incidents.asn`` is false."""
     now = now or datetime.now(UTC)
     lakehouse = conf["lakehouse"]
-    alerts = store.read_optional(spark, lakehouse, store.ALERTS_TABLE)
+    alerts = store.read_optional(spark, lakehouse, ALERTS)
     existing = store.load_incidents(spark, lakehouse)
     summary = IncidentSummary()
     if alerts is not None:
         cloudtrail, flows = store.read_silver(spark, lakehouse)
-        ranges = ranges if ranges is not None else asn_ranges(spark, conf)
+        use_asn = bool((conf.get("incidents", {}) or {}).get("asn", True))
+        ranges = enrichment.with_asn(use_asn).asn_ranges
         rows = correlate(
             alerts, cloudtrail, flows, ranges, existing, Settings.of(conf), run_id, now
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.enrichment import ip_is_private, ip_version
+from jobs.enrich.ip import ip_is_private, ip_version
 from jobs.incidents.extract import mutating
 
 IDENTITY_COLUMNS = ("incident_id", "kind", "value", "anchor", "history_start", "window_end")

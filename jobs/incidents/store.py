@@ -13,18 +13,16 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lakehouse as tables
 from jobs.detect.views import empty_frame
+from jobs.lakehouse import INCIDENTS, RESPONSE_METRICS
+from jobs.runtime.delta import Table, merge_on_keys
 from jobs.runtime.frames import local_frame
+from jobs.sources import CLOUDTRAIL, VPCFLOW
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
-from schemas.incidents import INCIDENTS, RESPONSE_METRICS
 from schemas.vpcflow import VPC_FLOWS
 
 log = logging.getLogger("trailwarden.incidents")
 
-ALERTS_TABLE = "gold/alerts"
-INCIDENTS_TABLE = "gold/incidents"
-METRICS_TABLE = "gold/response_metrics"
 REPORTS_DIR = "reports"
 INCIDENT_ID = re.compile(r"INC-[0-9]{8}-[0-9a-f]{10}")
 
@@ -36,20 +34,15 @@ def check_incident_id(value: str) -> str:
     return value
 
 
-def path(lakehouse: str, name: str) -> str:
-    return tables.table_path(lakehouse, name)
-
-
-def read_optional(spark: SparkSession, lakehouse: str, name: str) -> DataFrame | None:
-    """The Delta table ``name`` under the lakehouse, or None when it does not exist yet."""
-    p = path(lakehouse, name)
-    return spark.read.format("delta").load(p) if DeltaTable.isDeltaTable(spark, p) else None
+def read_optional(spark: SparkSession, lakehouse: str, table: Table) -> DataFrame | None:
+    """``table`` under the lakehouse, or None when it does not exist yet."""
+    return table.read(spark, lakehouse) if table.exists(spark, lakehouse) else None
 
 
 def read_silver(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
     """Silver CloudTrail and flow records (empty frames of the contract when absent)."""
-    ct = read_optional(spark, lakehouse, tables.CLOUDTRAIL)
-    flows = read_optional(spark, lakehouse, tables.VPC_FLOWS_TABLE)
+    ct = read_optional(spark, lakehouse, CLOUDTRAIL.table)
+    flows = read_optional(spark, lakehouse, VPCFLOW.table)
     return (
         ct if ct is not None else empty_frame(spark, CLOUDTRAIL_EVENTS),
         flows if flows is not None else empty_frame(spark, VPC_FLOWS),
@@ -58,7 +51,7 @@ def read_silver(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFra
 
 def incidents_table(spark: SparkSession, lakehouse: str) -> DeltaTable:
     """``gold/incidents``, created with its contract unless it exists."""
-    return tables.ensure_table(spark, path(lakehouse, INCIDENTS_TABLE), INCIDENTS)
+    return INCIDENTS.ensure(spark, lakehouse)
 
 
 def merge_incidents(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -66,14 +59,8 @@ def merge_incidents(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[
     target = incidents_table(spark, lakehouse)
     if not rows:
         return 0
-    batch = local_frame(spark, rows, INCIDENTS)
-    (
-        target.alias("t")
-        .merge(batch.alias("s"), "t.incident_id = s.incident_id")
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    batch = local_frame(spark, rows, INCIDENTS.schema)
+    merge_on_keys(target, batch, ["incident_id"], update="true")
     return len(rows)
 
 
@@ -100,7 +87,7 @@ def set_status(
     check_incident_id(incident_id)
     table = incidents_table(spark, lakehouse)
     if table.toDF().where(F.col("incident_id") == incident_id).limit(1).count() == 0:
-        raise ValueError(f"no incident {incident_id} in {path(lakehouse, INCIDENTS_TABLE)}.")
+        raise ValueError(f"no incident {incident_id} in {INCIDENTS.path(lakehouse)}.")
     prefix = "acknowledged" if status == "acknowledged" else "resolved"
     values = {
         f"{prefix}_at": F.lit(now).cast("timestamp"),
@@ -119,22 +106,16 @@ def set_status(
 
 def write_metrics(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """MERGE metric rows on (run_id, severity) into ``gold/response_metrics``."""
-    target = tables.ensure_table(spark, path(lakehouse, METRICS_TABLE), RESPONSE_METRICS)
+    target = RESPONSE_METRICS.ensure(spark, lakehouse)
     if not rows:
         return
-    batch = local_frame(spark, rows, RESPONSE_METRICS)
-    (
-        target.alias("t")
-        .merge(batch.alias("s"), "t.run_id = s.run_id AND t.severity = s.severity")
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    batch = local_frame(spark, rows, RESPONSE_METRICS.schema)
+    merge_on_keys(target, batch, ["run_id", "severity"], update="true")
 
 
 def write_text(lakehouse: str, relative: str, text: str, conf: Mapping[str, Any]) -> str:
     """Write ``text`` to ``<lakehouse>/<relative>`` (local path or s3a:// via boto3); return it."""
-    target = f"{tables.rstrip('/')}/{relative}"
+    target = f"{lakehouse.rstrip('/')}/{relative}"
     if target.startswith(("s3a://", "s3://")):
         from jobs.runtime.aws import s3_client
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-CLOUDTRAIL = "cloudtrail"
-VPCFLOW = "vpcflow"
-GUARDDUTY = "guardduty"
-DIGEST = "cloudtrail_digest"
+from jobs.sources.base import LogSource
+
 UNRECOGNIZED = "unrecognized"
 
 _DATE_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/")
@@ -26,16 +25,17 @@ class LandingFile:
     modified_at: datetime
 
 
-def classify(path: str, extra_cloudtrail_prefixes: tuple[str, ...] = ()) -> str:
-    """Return the source of ``path`` from its place in the AWS delivery layout."""
-    if "/CloudTrail-Digest/" in path or "_CloudTrail-Digest_" in path:
-        return DIGEST
-    if "/CloudTrail/" in path or any(f"/{p.strip('/')}/" in path for p in extra_cloudtrail_prefixes):
-        return CLOUDTRAIL
-    if "/vpcflowlogs/" in path:
-        return VPCFLOW
-    if "/GuardDuty/" in path:
-        return GUARDDUTY
+def classify(
+    path: str, sources: Sequence[LogSource], extra_prefixes: Mapping[str, tuple[str, ...]] | None = None,
+) -> str:
+    """The group of ``path`` in the AWS delivery layout: a source's name, its digest name, or
+    ``unrecognized``. ``extra_prefixes`` maps a source name to further path prefixes of it."""
+    for source in sources:
+        if source.is_digest(path):
+            return source.digest_name
+    for source in sources:
+        if source.matches(path, (extra_prefixes or {}).get(source.name, ())):
+            return source.name
     return UNRECOGNIZED
 
 

@@ -16,13 +16,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lakehouse as tables
 from jobs.ingest import landing
-from jobs.ingest.cloudtrail import normalize_records
-from jobs.ingest.guardduty import normalize_findings
-from jobs.ingest.json_records import split_records
-from jobs.ingest.read import diagnose_unreadable, read_parquet_flows, read_whole_files
-from jobs.ingest.vpcflow import parse_lines, parse_parquet, split_lines
 from jobs.ingest.write import (
     add_quarantine,
     first_per_key,
@@ -31,11 +25,11 @@ from jobs.ingest.write import (
     record_files,
     upsert_newer,
 )
-from jobs.quality import (
-    CHECKS_PATH,
+from jobs.lakehouse import DQ_RESULTS, INGEST_RUNS, INGEST_TABLES, INGESTED_FILES, QUARANTINE
+from jobs.quality.checks import CHECKS_PATH, load_checks
+from jobs.quality.validate import (
     QualityOutcome,
     data_docs_dir,
-    load_checks,
     raise_on_fail,
     results_frame,
     validate_batch,
@@ -43,36 +37,10 @@ from jobs.quality import (
 )
 from jobs.runtime.config import resolve_uri
 from jobs.runtime.frames import local_frame, materialize, release
-from schemas.system import INGEST_RUNS
+from jobs.sources import SOURCES, LogSource
+from jobs.sources.readers import diagnose_unreadable
 
 log = logging.getLogger("trailwarden.ingest")
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """How one source lands: its table, key, quality-check table name, the column holding a
-    good row's raw text (quarantined with the row when a check rejects it) and batch order."""
-
-    table: str
-    key: str
-    checks: str
-    raw: str
-    upsert_on: str | None = None  # a version column: newer rows replace older ones
-
-    def order(self) -> list[Column]:
-        lineage = [F.col("source_file"), F.col("record_index")]
-        return ([F.col(self.upsert_on).desc()] if self.upsert_on else []) + lineage
-
-
-SOURCES = {
-    landing.CLOUDTRAIL: SourceSpec(tables.CLOUDTRAIL, "event_id", "cloudtrail_events",
-                                   "record_json"),
-    landing.VPCFLOW: SourceSpec(tables.VPC_FLOWS_TABLE, "flow_id", "vpc_flows", "record"),
-    landing.GUARDDUTY: SourceSpec(
-        tables.GUARDDUTY, "finding_id", "guardduty_findings", "finding_json",
-        upsert_on="updated_at",
-    ),
-}
 
 
 @dataclass
@@ -105,8 +73,7 @@ class Accounting:
 class Batch:
     """One source's parsed and validated batch, not yet written."""
 
-    source: str
-    spec: SourceSpec
+    source: LogSource
     files: list[landing.LandingFile]
     parsed: DataFrame  # materialized: contract columns + record + reason
     unique: DataFrame  # good rows, one per key
@@ -125,36 +92,19 @@ class Batch:
             self.released = True
 
 
-def parse_source(
-    spark: SparkSession, source: str, paths: list[str], run_id: str, now: datetime, raw_max: int
-) -> DataFrame:
-    """A source's files as rows of its silver contract plus ``record`` and ``reason``."""
-    ingested_at = F.lit(now)
-    if source != landing.VPCFLOW:
-        normalize = normalize_records if source == landing.CLOUDTRAIL else normalize_findings
-        return normalize(split_records(read_whole_files(spark, paths), raw_max), run_id, ingested_at)
-    parts = []
-    text = [p for p in paths if not p.endswith(".parquet")]
-    parquet = [p for p in paths if p.endswith(".parquet")]
-    if text:
-        lines = split_lines(read_whole_files(spark, text), raw_max)
-        parts.append(parse_lines(lines, run_id, ingested_at))
-    if parquet:
-        parts.append(parse_parquet(read_parquet_flows(spark, parquet), run_id, ingested_at))
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
+def _order(source: LogSource) -> list[Column]:
+    """Which of a batch's rows with one key is kept: the newest version, then the first seen."""
+    lineage = [F.col("source_file"), F.col("record_index")]
+    return ([F.col(source.upsert_on).desc()] if source.upsert_on else []) + lineage
 
 
 def prepare(
-    spark: SparkSession, source: str, files: list[landing.LandingFile], checks: dict[str, Any],
-    run_id: str, now: datetime, raw_max: int,
+    spark: SparkSession, source: LogSource, files: list[landing.LandingFile],
+    checks: dict[str, Any], run_id: str, now: datetime, raw_max: int,
 ) -> Batch:
     """Parse, deduplicate and validate one source's new files; nothing is written."""
-    spec = SOURCES[source]
     paths = [f.path for f in files]
-    parsed = materialize(parse_source(spark, source, paths, run_id, now, raw_max))
+    parsed = materialize(source.parse(spark, paths, raw_max, run_id, F.lit(now)))
     category = (
         F.when(F.col("reason").isNull(), "good")
         .when(F.col("reason").startswith("skipped:"), "skipped")
@@ -168,27 +118,26 @@ def prepare(
     seen = {r[0] for r in parsed.select("source_file").distinct().collect()}
     unreadable = diagnose_unreadable(spark, {f.path: f.size for f in files if f.path not in seen})
     good = parsed.where("reason IS NULL").drop("reason")
-    unique = first_per_key(good, spec.key, spec.order())
+    unique = first_per_key(good, source.key, _order(source))
     quality = (
-        validate_batch(unique, spec.checks, checks[spec.checks], run_id)
-        if spec.checks in checks else None
+        validate_batch(unique, source.view, checks[source.view], run_id)
+        if source.view in checks else None
     )
-    log.info("%s: parsed %d files (%s)", source, len(files), counts)
-    return Batch(source, spec, files, parsed, unique, quality, unreadable, file_rows, counts)
+    log.info("%s: parsed %d files (%s)", source.name, len(files), counts)
+    return Batch(source, files, parsed, unique, quality, unreadable, file_rows, counts)
 
 
 def write_batch(
     spark: SparkSession, lakehouse: str, batch: Batch, run_id: str, now: datetime, raw_max: int
 ) -> Accounting:
     """Write one validated batch: silver rows, quarantine rows, then the file manifest."""
-    spec = batch.spec
-    schema = tables.CONTRACTS[spec.table][0]
+    source = batch.source
     valid = batch.quality.valid if batch.quality else batch.unique
-    target = DeltaTable.forPath(spark, tables.table_path(lakehouse, spec.table))
-    rows = valid.select(*[f.name for f in schema.fields])
+    target = DeltaTable.forPath(spark, source.table.path(lakehouse))
+    rows = valid.select(*source.table.schema.fieldNames())
     written = (
-        upsert_newer(target, rows, spec.key, spec.upsert_on) if spec.upsert_on
-        else insert_new(target, rows, spec.key)
+        upsert_newer(target, rows, source.key, source.upsert_on) if source.upsert_on
+        else insert_new(target, rows, source.key)
     )
     bad = batch.parsed.where("reason IS NOT NULL AND NOT startswith(reason, 'skipped:')")
     rejected_count = 0
@@ -197,7 +146,7 @@ def write_batch(
         rejected_count = rejected.count()
         bad = bad.select("source_file", "record_index", "reason", "record").unionByName(
             rejected.select(
-                "source_file", "record_index", "reason", F.col(spec.raw).alias("record")
+                "source_file", "record_index", "reason", F.col(source.raw_column).alias("record")
             )
         )
     if batch.unreadable:
@@ -208,22 +157,20 @@ def write_batch(
         )
         bad = bad.select(*unreadable.columns).unionByName(unreadable)
     if batch.counts.get("bad", 0) or rejected_count or batch.unreadable:  # else: no MERGE to run
-        qtable = DeltaTable.forPath(spark, tables.table_path(lakehouse, tables.QUARANTINE_TABLE))
-        add_quarantine(qtable, quarantine_rows(bad, batch.source, "record", raw_max, run_id, now))
+        qtable = DeltaTable.forPath(spark, QUARANTINE.path(lakehouse))
+        add_quarantine(qtable, quarantine_rows(bad, source.name, "record", raw_max, run_id, now))
 
     good = batch.counts.get("good", 0)
     quarantined = batch.counts.get("bad", 0) + rejected_count + len(batch.unreadable)
     skipped = [p for p, r in batch.file_rows.items() if r.startswith("skipped:")]
     manifest = [
-        (f.path, batch.source, f.size, f.modified_at, _file_status(f.path, batch))
+        (f.path, source.name, f.size, f.modified_at, _file_status(f.path, batch))
         for f in batch.files
     ]
-    record_files(
-        spark, tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE), manifest, run_id, now
-    )
+    record_files(spark, INGESTED_FILES.path(lakehouse), manifest, run_id, now)
     batch.release()
     return Accounting(
-        source=batch.source,
+        source=source.name,
         files=len(batch.files),
         files_skipped=len(skipped),
         records_read=good + batch.counts.get("bad", 0) + len(batch.unreadable),
@@ -262,8 +209,8 @@ def list_landing(conf: dict[str, Any], done: set[str] | None = None) -> list[lan
 
 def ingested_paths(spark: SparkSession, lakehouse: str) -> set[str]:
     """Paths the manifest says were fully processed by an earlier run."""
-    path = tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE)
-    return {r[0] for r in spark.read.format("delta").load(path).select("path").collect()}
+    files = INGESTED_FILES.read(spark, lakehouse)
+    return {r[0] for r in files.select("path").collect()}
 
 
 def _other_files(
@@ -279,21 +226,20 @@ def _other_files(
             [(f.path, None, "file is not in a recognised AWS delivery path", None) for f in unknown],
             "source_file string, record_index bigint, reason string, record string",
         )
-        qtable = DeltaTable.forPath(spark, tables.table_path(lakehouse, tables.QUARANTINE_TABLE))
+        qtable = DeltaTable.forPath(spark, QUARANTINE.path(lakehouse))
         add_quarantine(qtable, quarantine_rows(rows, landing.UNRECOGNIZED, "record", 0, run_id, now))
         out.append(Accounting(landing.UNRECOGNIZED, files=len(unknown),
                               records_read=len(unknown), quarantined=len(unknown)))
-    digests = groups.get(landing.DIGEST, [])
-    if digests:
-        out.append(Accounting(landing.DIGEST, files=len(digests), files_skipped=len(digests)))
+    digests = [s.digest_name for s in SOURCES if groups.get(s.digest_name)]
+    for name in digests:
+        count = len(groups[name])
+        out.append(Accounting(name, files=count, files_skipped=count))
     manifest = [
-        (f.path, source, f.size, f.modified_at, "quarantined" if source == landing.UNRECOGNIZED
-         else "skipped")
-        for source in (landing.UNRECOGNIZED, landing.DIGEST) for f in groups.get(source, [])
+        (f.path, group, f.size, f.modified_at,
+         "quarantined" if group == landing.UNRECOGNIZED else "skipped")
+        for group in (landing.UNRECOGNIZED, *digests) for f in groups.get(group, [])
     ]
-    record_files(
-        spark, tables.table_path(lakehouse, tables.INGESTED_FILES_TABLE), manifest, run_id, now
-    )
+    record_files(spark, INGESTED_FILES.path(lakehouse), manifest, run_id, now)
     return out
 
 
@@ -303,15 +249,16 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     lakehouse = conf["lakehouse"]
     ingest_conf = conf.get("ingest", {})
     raw_max = int(ingest_conf.get("raw_max_chars", 4096))
-    extra = tuple(ingest_conf.get("cloudtrail_extra_prefixes", []))
-    for name in tables.CONTRACTS:
-        tables.ensure_contract(spark, lakehouse, name)
+    extra = {name: tuple(prefixes) for name, prefixes in
+             (ingest_conf.get("extra_prefixes") or {}).items()}
+    for table in INGEST_TABLES:
+        table.ensure(spark, lakehouse)
 
     done = ingested_paths(spark, lakehouse)
     groups: dict[str, list[landing.LandingFile]] = {}
     for f in list_landing(conf, done):
         if f.path not in done:
-            groups.setdefault(landing.classify(f.path, extra), []).append(f)
+            groups.setdefault(landing.classify(f.path, SOURCES, extra), []).append(f)
     log.info("landing: %s", {k: len(v) for k, v in groups.items()} or "no new files")
 
     quality_conf = conf.get("quality", {})
@@ -322,16 +269,14 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     batches: list[Batch] = []
     try:
         for source in SOURCES:
-            if groups.get(source):
-                batches.append(prepare(spark, source, groups[source], checks, run_id, started,
-                                       raw_max))
+            if groups.get(source.name):
+                batches.append(prepare(spark, source, groups[source.name], checks, run_id,
+                                       started, raw_max))
         outcomes = [b.quality for b in batches if b.quality]
         for outcome in outcomes:
             raise_on_fail(outcome)  # before anything is written
         if outcomes:
-            results_frame(spark, outcomes, run_id).write.format("delta").mode("append").save(
-                tables.table_path(lakehouse, tables.DQ_RESULTS_TABLE)
-            )
+            DQ_RESULTS.append(results_frame(spark, outcomes, run_id), lakehouse)
             docs = data_docs_dir(lakehouse)
             if docs and quality_conf.get("data_docs", True):
                 write_data_docs([o.validation for o in outcomes], docs)
@@ -347,9 +292,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
         for a in accounting
     ]
     if rows:
-        local_frame(spark, rows, INGEST_RUNS).write.format("delta").mode("append").save(
-            tables.table_path(lakehouse, tables.INGEST_RUNS_TABLE)
-        )
+        INGEST_RUNS.append(local_frame(spark, rows, INGEST_RUNS.schema), lakehouse)
     for a in accounting:
         log.info("%s%s", a.line(), "" if a.balanced() else "  (UNBALANCED)")
     return accounting

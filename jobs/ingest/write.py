@@ -8,6 +8,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs.runtime.delta import merge_on_keys
 from jobs.runtime.frames import local_frame
 from schemas.system import INGESTED_FILES, QUARANTINE
 
@@ -29,24 +30,13 @@ def insert_new(target: DeltaTable, batch: DataFrame, key: str) -> int:
     ``batch`` is unique on ``key``; a row with the same key is the same record delivered again.
     The target is pruned to the batch's ``event_date`` partitions.
     """
-    condition = f"{_date_filter(batch)} AND t.{key} = s.{key}"
-    metrics = (
-        target.alias("t").merge(batch.alias("s"), condition).whenNotMatchedInsertAll().execute()
-    )
-    return int(metrics.first()["num_inserted_rows"])
+    return merge_on_keys(target, batch, [key], also=_date_filter(batch))["inserted"]
 
 
 def upsert_newer(target: DeltaTable, batch: DataFrame, key: str, version_col: str) -> int:
     """Insert new keys and replace rows whose ``version_col`` is newer; return rows written."""
-    metrics = (
-        target.alias("t")
-        .merge(batch.alias("s"), f"t.{key} = s.{key}")
-        .whenMatchedUpdateAll(condition=f"s.{version_col} > t.{version_col}")
-        .whenNotMatchedInsertAll()
-        .execute()
-        .first()
-    )
-    return int(metrics["num_inserted_rows"]) + int(metrics["num_updated_rows"])
+    counts = merge_on_keys(target, batch, [key], update=f"s.{version_col} > t.{version_col}")
+    return counts["inserted"] + counts["updated"]
 
 
 def quarantine_rows(
@@ -71,12 +61,7 @@ def quarantine_rows(
 
 def add_quarantine(target: DeltaTable, rows: DataFrame) -> None:
     """Insert quarantine rows not already there (a rerun after a crash adds nothing)."""
-    (
-        target.alias("t")
-        .merge(rows.alias("s"), "t.quarantine_id = s.quarantine_id")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    merge_on_keys(target, rows, ["quarantine_id"])
 
 
 def record_files(

@@ -7,12 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 # spark-submit.sh sets TRAILWARDEN_HOME: under spark-submit this module is imported from the
 # --py-files zip, whose parent holds no conf/, schemas/ or detections/.
 PROJECT_ROOT = Path(os.environ.get("TRAILWARDEN_HOME") or Path(__file__).resolve().parents[2])
 CONF_DIR = PROJECT_ROOT / "conf"
+SCHEMA_PATH = PROJECT_ROOT / "schemas" / "config.yml"
 
 
 class ConfigError(ValueError):
@@ -79,6 +81,29 @@ def load_config(
         conf = _merge(conf, _read_yaml(overlay))
     for assignment in overrides or []:
         _apply_set(conf, assignment)
+    validate(conf)
     conf["landing"] = resolve_uri(str(conf["landing"]))
     conf["lakehouse"] = resolve_uri(str(conf["lakehouse"]))
     return conf
+
+
+def validate(conf: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> None:
+    """Raise ``ConfigError`` (one sentence) unless ``conf`` fits ``schemas/config.yml``.
+
+    jsonschema checks the declared contract: an unknown key or a value of the wrong type, from
+    a YAML file or ``--set``, fails before any work starts.
+    """
+    schema = _read_yaml(schema_path)
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(conf)
+    )
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        keys = ", ".join(f"{where + '.' if where else ''}{k}" for k in unknown)
+        hint = f"; known keys here: {', '.join(known)}" if known else ""
+        raise ConfigError(f"Unknown configuration key {keys}{hint}.")
+    raise ConfigError(f"Configuration value {where or '(top level)'} is invalid: {error.message}.")

@@ -28,26 +28,20 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from jobs import enrichment
 from jobs.detect.catalog import Detection, detection_params
-from jobs.detect.evaluate import evaluate, to_alerts
-from jobs.detect.views import VIEW_SCHEMAS, register_views, with_cloudtrail_extras
+from jobs.detect.evaluate import enable_parameter_binding, evaluate, to_alerts
+from jobs.detect.views import register_views
+from jobs.enrich import EMPTY_INTEL
+from jobs.enrich.intel import IntelError, load_intel, register_intel_views
+from jobs.enrich.ip import register_sql_functions
 from jobs.runtime.frames import local_frame
 from jobs.runtime.times import parse_time
+from jobs.sources import SOURCES, LogSource
 from schemas.alerts import BASELINES
 
 CASE_RUN_ID = "test-run"
 CASE_NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
-JSON_COLUMNS = {
-    "request_parameters", "response_elements", "additional_event_data", "resources",
-    "service_event_details", "tls_details", "record_json", "finding_json",
-}
-# View -> (id column, time column): defaults for rows that omit them.
-ROW_DEFAULTS = {
-    "cloudtrail_events": ("event_id", "event_time"),
-    "vpc_flows": ("flow_id", "start_time"),
-    "guardduty_findings": ("finding_id", "updated_at"),
-}
+JSON_COLUMNS = {c for s in SOURCES for c in s.json_columns}
 
 
 def _coerce(value: Any, dtype: DataType) -> Any:
@@ -72,20 +66,18 @@ def _coerce(value: Any, dtype: DataType) -> Any:
 
 def _complete(view: str, row: dict[str, Any], index: int) -> dict[str, Any]:
     out = dict(row)
-    id_col, time_col = ROW_DEFAULTS.get(view, (None, None))
-    if id_col and time_col:
-        out.setdefault(id_col, f"{view}-{index}")
+    source = next((s for s in SOURCES if s.view == view), None)
+    if source is not None:
+        time_col = source.case_time_column
+        out.setdefault(source.key, f"{view}-{index}")
         when = out.get(time_col)
         out.setdefault("event_date", str(when)[:10] if when else "2026-01-01")
         out.setdefault("source_file", f"test/{view}.json")
         out.setdefault("record_index", index)
         out.setdefault("ingested_at", when or "2026-01-01T00:00:00Z")
         out.setdefault("run_id", CASE_RUN_ID)
-    if view == "vpc_flows" and out.get("start_time"):
-        start = parse_time(str(out["start_time"]))
-        out.setdefault("start", int(start.timestamp()))
-        out.setdefault("end", int(start.timestamp()) + 60)
-        out.setdefault("end_time", start.replace(second=0).isoformat())
+        if source.complete_case_row is not None:
+            out = source.complete_case_row(out)
     for col in JSON_COLUMNS & out.keys():
         if isinstance(out[col], (dict, list)):
             out[col] = json.dumps(out[col])
@@ -105,48 +97,56 @@ def frame(spark: SparkSession, schema: StructType, view: str, rows: list[dict[st
     return local_frame(spark, data, relaxed)
 
 
-def register_case(spark: SparkSession, given: dict[str, list[dict[str, Any]]]) -> None:
-    """Register every view from a case's ``given`` rows (views not given are empty)."""
-    unknown = sorted(k for k in given if k not in VIEW_SCHEMAS and k != "baselines" and not k.startswith("intel_"))
-    if unknown:
-        raise ValueError(f"given names unknown views {', '.join(unknown)}.")
-    frames: dict[str, DataFrame] = {}
-    for view, schema in VIEW_SCHEMAS.items():
-        rows = given.get(view)
-        if rows is None:
-            continue
-        df = frame(spark, schema, view, rows)
-        if view == "cloudtrail_events":
-            derived = {"actor_arn", "ua_family"} - {k for r in rows for k in r}
-            df = with_cloudtrail_extras(df.drop(*derived)) if derived else df
-        frames[view] = df
-    baselines = frame(spark, BASELINES, "baselines", [
-        {"updated_at": r.get("last_seen"), "run_id": CASE_RUN_ID, "value": "", **r}
-        for r in given.get("baselines", [])
-    ])
-    register_views(spark, frames, baselines)
-    custom = {k[len("intel_"):]: v for k, v in given.items() if k.startswith("intel_")}
-    state = _REGISTERED.get(id(spark))
-    if state is None:
-        enrichment.register_sql_functions(spark)
-    if custom or state != "shipped":
-        enrichment.register_intel_views(spark, {**_intel(), **custom})
-        _REGISTERED[id(spark)] = "custom" if custom else "shipped"
+class CaseViews:
+    """Registers a case's rows as the detection views on one session. It registers the SQL
+    functions once, and the intel views only when a case brings its own lists or the previous
+    case did (``intel`` says which lists the views hold)."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self.intel: str | None = None
+        enable_parameter_binding(spark)
+        register_sql_functions(spark)
+
+    def register(self, given: dict[str, list[dict[str, Any]]]) -> None:
+        """Register every view from a case's ``given`` rows (views not given are empty)."""
+        views = {s.view: s for s in SOURCES}
+        unknown = sorted(k for k in given
+                         if k not in views and k != "baselines" and not k.startswith("intel_"))
+        if unknown:
+            raise ValueError(f"given names unknown views {', '.join(unknown)}.")
+        frames: dict[str, DataFrame] = {}
+        for view, source in views.items():
+            rows = given.get(view)
+            if rows is None:
+                continue
+            df = frame(self.spark, source.view_schema, view, rows)
+            if source.add_view_columns is not None:
+                derived = set(_derived_columns(source)) - {k for r in rows for k in r}
+                df = source.add_view_columns(df.drop(*derived)) if derived else df
+            frames[view] = df
+        baselines = frame(self.spark, BASELINES, "baselines", [
+            {"updated_at": r.get("last_seen"), "run_id": CASE_RUN_ID, "value": "", **r}
+            for r in given.get("baselines", [])
+        ])
+        register_views(self.spark, frames, baselines)
+        custom = {k[len("intel_"):]: v for k, v in given.items() if k.startswith("intel_")}
+        if custom or self.intel != "shipped":
+            register_intel_views(self.spark, {**_intel(), **custom})
+            self.intel = "custom" if custom else "shipped"
 
 
-# Per session: whether the intel views hold the shipped lists or a case's own ("custom").
-_REGISTERED: dict[int, str] = {}
+def _derived_columns(source: LogSource) -> list[str]:
+    """The view columns ``add_view_columns`` derives (the extras that are not ASN lookups)."""
+    prefixes = tuple(prefix for _, prefix in source.asn_lookups)
+    return [c for c in source.view_extras.fieldNames() if not c.startswith(prefixes or ("\0",))]
 
 
 def _intel() -> dict[str, Any]:
     try:
-        return enrichment.load_intel()
-    except enrichment.IntelError:
-        return {
-            "hosting_asns": {}, "bad_asns": {}, "mining_pool_ports": [],
-            "mining_pool_ports_ambiguous": [], "mining_pool_domains": [],
-            "mining_pool_domain_suffixes": [], "mining_pool_ips": [],
-        }
+        return load_intel()
+    except IntelError:
+        return dict(EMPTY_INTEL)
 
 
 def case_window(case: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -156,10 +156,12 @@ def case_window(case: dict[str, Any]) -> tuple[datetime, datetime]:
 
 
 def run_case(
-    spark: SparkSession, detection: Detection, case: dict[str, Any], settings: dict[str, Any], conf: dict[str, Any]
+    views: CaseViews, detection: Detection, case: dict[str, Any], settings: dict[str, Any],
+    conf: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Run the detection's SQL over the case's rows; return its alerts as plain dicts."""
-    register_case(spark, case.get("given") or {})
+    spark = views.spark
+    views.register(case.get("given") or {})
     params = {**detection_params(detection, settings, conf), **(case.get("params") or {})}
     start, end = case_window(case)
     rows = evaluate(spark, detection, params, start, end)

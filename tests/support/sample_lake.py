@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 
 from devtools.sample.cli import generate, write_remediation
 from jobs.detect.run import Summary, run_detections
+from jobs.enrich import Enrichment
 from jobs.incidents.run import IncidentSummary, run_incidents
 from jobs.ingest.run import run_ingest
 from jobs.runtime.config import load_config
@@ -29,6 +30,7 @@ class SampleLake:
 
     spark: SparkSession
     root: Path
+    enrichment: Enrichment
     conf: dict[str, Any] = field(init=False)
     detected: Summary | None = None
     first: IncidentSummary | None = None
@@ -46,8 +48,8 @@ class SampleLake:
         if self.first is None:
             generate(self.landing)
             run_ingest(self.spark, self.conf, FIRST_RUN)
-            self.detected = run_detections(self.spark, self.conf, FIRST_RUN)
-            self.first = run_incidents(self.spark, self.conf, FIRST_RUN)
+            self.detected = run_detections(self.spark, self.conf, FIRST_RUN, self.enrichment)
+            self.first = run_incidents(self.spark, self.conf, FIRST_RUN, self.enrichment)
         return self
 
     def stage2(self) -> SampleLake:
@@ -56,6 +58,6 @@ class SampleLake:
         if self.second is None:
             write_remediation(self.landing)
             run_ingest(self.spark, self.conf, LATE_RUN)
-            run_detections(self.spark, self.conf, LATE_RUN)
-            self.second = run_incidents(self.spark, self.conf, LATE_RUN)
+            run_detections(self.spark, self.conf, LATE_RUN, self.enrichment)
+            self.second = run_incidents(self.spark, self.conf, LATE_RUN, self.enrichment)
         return self

@@ -8,8 +8,6 @@ import zlib
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from schemas.vpcflow import PARQUET_DELIVERY
-
 _DIAGNOSE_MAX_BYTES = 256 * 1024 * 1024
 
 
@@ -23,20 +21,6 @@ def read_whole_files(spark: SparkSession, paths: list[str]) -> DataFrame:
         spark.read.option("ignoreCorruptFiles", "true")
         .text(paths, wholetext=True)
         .select(F.col("_metadata.file_path").alias("source_file"), "value")
-    )
-
-
-def read_parquet_flows(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Parquet-delivered flow records with the documented schema, plus lineage columns."""
-    return (
-        spark.read.schema(PARQUET_DELIVERY)
-        .option("ignoreCorruptFiles", "true")
-        .parquet(*paths)
-        .select(
-            "*",
-            F.col("_metadata.file_path").alias("source_file"),
-            (F.col("_metadata.row_index") + 1).alias("record_index"),
-        )
     )
 
 

@@ -1,15 +1,23 @@
-"""VPC Flow Logs: text files whose first line names the fields, and the Parquet delivery.
+"""VPC Flow Logs: the source spec; text files whose first line names the fields, and the Parquet
+delivery.
 
 Fields are mapped by the names in each file's header, never by position or count.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType
 
-from schemas.vpcflow import FIELDS, VPC_FLOWS, column_name
+from jobs.runtime.delta import Table
+from jobs.runtime.frames import union_all
+from jobs.runtime.times import parse_time
+from jobs.sources.base import LogSource
+from jobs.sources.readers import read_whole_files
+from schemas.vpcflow import FIELDS, PARQUET_DELIVERY, VPC_FLOWS, VPC_FLOWS_VIEW_EXTRA, column_name
 
 _KNOWN = ", ".join(f"'{f}'" for f in FIELDS)
 _RANGES = {"srcport": 65535, "dstport": 65535, "protocol": 255, "tcp-flags": 255}
@@ -155,3 +163,58 @@ def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> 
         for f in VPC_FLOWS.fields
     ]
     return df.select(*out, "record", reason.alias("reason"))
+
+
+def read_parquet_flows(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Parquet-delivered flow records with the documented schema, plus lineage columns."""
+    return (
+        spark.read.schema(PARQUET_DELIVERY)
+        .option("ignoreCorruptFiles", "true")
+        .parquet(*paths)
+        .select(
+            "*",
+            F.col("_metadata.file_path").alias("source_file"),
+            (F.col("_metadata.row_index") + 1).alias("record_index"),
+        )
+    )
+
+
+def parse(
+    spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
+) -> DataFrame:
+    """Flow-log text files (with header) and Parquet deliveries -> typed rows."""
+    text = [p for p in paths if not p.endswith(".parquet")]
+    parquet = [p for p in paths if p.endswith(".parquet")]
+    parts = []
+    if text:
+        lines = split_lines(read_whole_files(spark, text), raw_max)
+        parts.append(parse_lines(lines, run_id, ingested_at))
+    if parquet:
+        parts.append(parse_parquet(read_parquet_flows(spark, parquet), run_id, ingested_at))
+    return union_all(parts)
+
+
+def complete_case_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A detection test row with ``start``, ``end`` and ``end_time`` derived from ``start_time``."""
+    if not row.get("start_time"):
+        return row
+    start = parse_time(str(row["start_time"]))
+    return {"start": int(start.timestamp()), "end": int(start.timestamp()) + 60,
+            "end_time": start.replace(second=0).isoformat(), **row}
+
+
+VPCFLOW = LogSource(
+    name="vpcflow",
+    id_prefix="VF",
+    path_markers=("/vpcflowlogs/",),
+    table=Table("silver/vpc_flows", VPC_FLOWS, ("event_date",)),
+    key="flow_id",
+    raw_column="record",
+    parse=parse,
+    view="vpc_flows",
+    time_expression="start_time",
+    case_time_column="start_time",
+    view_extras=VPC_FLOWS_VIEW_EXTRA,
+    asn_lookups=(("dstaddr", "dst_"),),
+    complete_case_row=complete_case_row,
+)

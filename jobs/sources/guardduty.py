@@ -1,10 +1,15 @@
-"""GuardDuty: exported findings (one JSON object per line) -> ``silver/guardduty_findings`` rows."""
+"""GuardDuty: the source spec, and exported findings (one JSON object per line) ->
+``silver/guardduty_findings`` rows (pure transforms)."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.runtime.delta import Table
+from jobs.sources.base import LogSource
+from jobs.sources.json_records import split_records
+from jobs.sources.readers import read_whole_files
 from schemas.guardduty import GUARDDUTY_FINDINGS, RAW_FINDING
 
 
@@ -80,3 +85,27 @@ def normalize_findings(records: DataFrame, run_id: str, ingested_at: Column) -> 
     reason = F.coalesce(F.col("file_reason"), _reason())
     record = F.when(reason.isNotNull(), F.col("record"))
     return f.select(*typed, record.alias("record"), reason.alias("reason"))
+
+
+def parse(
+    spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
+) -> DataFrame:
+    """GuardDuty export files (JSON lines, arrays, EventBridge envelopes) -> typed rows."""
+    return normalize_findings(split_records(read_whole_files(spark, paths), raw_max), run_id,
+                              ingested_at)
+
+
+GUARDDUTY = LogSource(
+    name="guardduty",
+    id_prefix="GD",
+    path_markers=("/GuardDuty/",),
+    table=Table("silver/guardduty_findings", GUARDDUTY_FINDINGS, ("event_date",)),
+    key="finding_id",
+    upsert_on="updated_at",
+    raw_column="finding_json",
+    parse=parse,
+    view="guardduty_findings",
+    time_expression="coalesce(first_seen, updated_at)",
+    case_time_column="updated_at",
+    json_columns=("finding_json",),
+)

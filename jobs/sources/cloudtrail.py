@@ -1,12 +1,37 @@
-"""CloudTrail: JSON records -> typed ``silver/cloudtrail_events`` rows (pure transforms)."""
+"""CloudTrail: the source spec, JSON records -> typed ``silver/cloudtrail_events`` rows, and the
+view columns detections read (``actor_arn``, ``ua_family``). Transforms are pure."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from schemas.cloudtrail import CLOUDTRAIL_EVENTS, RAW_RECORD
+from jobs.runtime.delta import Table
+from jobs.sources.base import LogSource
+from jobs.sources.json_records import split_records
+from jobs.sources.readers import read_whole_files
+from schemas.cloudtrail import CLOUDTRAIL_EVENTS, CLOUDTRAIL_VIEW_EXTRA, RAW_RECORD
 
+# Families of user agents; the first match wins. Programmatic families are everything except
+# console, aws-service, aws-internal and unknown.
+UA_FAMILY_SQL = """CASE
+  WHEN {ua} IS NULL OR trim({ua}) = '' THEN 'unknown'
+  WHEN lower({ua}) LIKE '%terraform%' THEN 'terraform'
+  WHEN lower({ua}) LIKE '%cloudformation%' THEN 'cloudformation'
+  WHEN lower({ua}) RLIKE '(^|[ (])aws-cli/' THEN 'aws-cli'
+  WHEN lower({ua}) RLIKE '(^|[ (])boto3/' THEN 'boto3'
+  WHEN lower({ua}) RLIKE '(^|[ (])botocore/' THEN 'botocore'
+  WHEN lower({ua}) RLIKE '(^|[ (])aws-sdk-go-v2/' THEN 'aws-sdk-go-v2'
+  WHEN lower({ua}) RLIKE '(^|[ (])aws-sdk-go/' THEN 'aws-sdk-go'
+  WHEN lower({ua}) RLIKE 'aws-sdk-[a-z]+' THEN regexp_extract(lower({ua}), '(aws-sdk-[a-z]+)', 1)
+  WHEN lower({ua}) LIKE '%powershell%' THEN 'powershell'
+  WHEN {ua} = 'AWS Internal' THEN 'aws-internal'
+  WHEN lower({ua}) IN ('signin.amazonaws.com', 'console.amazonaws.com')
+    OR lower({ua}) RLIKE '^console[.][a-z0-9.-]*amazonaws[.]com$'
+    OR {ua} LIKE 'Mozilla/%' THEN 'console'
+  WHEN lower({ua}) RLIKE '^[a-z0-9.-]+[.]amazonaws[.]com$' THEN 'aws-service'
+  ELSE 'other'
+END"""
 
 def _bool(name: str) -> Column:
     return F.expr(f"try_cast({name} AS BOOLEAN)")
@@ -91,3 +116,46 @@ def normalize_records(records: DataFrame, run_id: str, ingested_at: Column) -> D
     reason = F.coalesce(F.col("file_reason"), record_reason())
     record = F.when(reason.isNotNull(), F.col("record"))
     return parsed.select(*typed, record.alias("record"), reason.alias("reason"))
+
+
+def ua_family(ua_col: str = "user_agent") -> F.Column:
+    """The user-agent family (``aws-sdk-go``, ``boto3``, ``aws-cli``, ``terraform``, ``console``,
+    ``aws-service``, ...) of column ``ua_col``."""
+    return F.expr(UA_FAMILY_SQL.format(ua=ua_col))
+
+
+def with_cloudtrail_extras(events: DataFrame) -> DataFrame:
+    """Add ``actor_arn`` (the role for an assumed-role session, else the principal) and
+    ``ua_family``. In: ``principal_arn``, ``session_issuer_arn``, ``user_agent``."""
+    return events.withColumn(
+        "actor_arn", F.coalesce(F.col("session_issuer_arn"), F.col("principal_arn"))
+    ).withColumn("ua_family", ua_family())
+
+
+def parse(
+    spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
+) -> DataFrame:
+    """CloudTrail delivery files (``Records`` documents, arrays, JSON lines) -> typed rows."""
+    return normalize_records(split_records(read_whole_files(spark, paths), raw_max), run_id,
+                             ingested_at)
+
+
+CLOUDTRAIL = LogSource(
+    name="cloudtrail",
+    id_prefix="CT",
+    path_markers=("/CloudTrail/",),
+    digest_markers=("/CloudTrail-Digest/", "_CloudTrail-Digest_"),
+    table=Table("silver/cloudtrail_events", CLOUDTRAIL_EVENTS, ("event_date",)),
+    key="event_id",
+    raw_column="record_json",
+    parse=parse,
+    view="cloudtrail_events",
+    time_expression="event_time",
+    case_time_column="event_time",
+    view_extras=CLOUDTRAIL_VIEW_EXTRA,
+    add_view_columns=with_cloudtrail_extras,
+    asn_lookups=(("source_ip", "src_"),),
+    heavy_columns=("record_json",),
+    json_columns=("request_parameters", "response_elements", "additional_event_data", "resources",
+                  "service_event_details", "tls_details", "record_json"),
+)

@@ -1,0 +1,1 @@
+"""Data quality: declared checks (``checks``) run as great-expectations suites (``validate``)."""
