@@ -206,7 +206,7 @@ def run_detections(
         # Baselines learn from the evaluated span only after its detections ran.
         covered_start = min(pending[d.id][0].start for d in todo)
         base.merge_baselines(gold["baselines"], base.observations(spark, covered_start, span_end), run_id, now)
-        _record_runs(spark, gold["runs"], todo, pending, snaps, counts, settings, run_id, now)
+        _record_runs(spark, lakehouse, todo, pending, snaps, counts, settings, run_id, now)
         for d in todo:
             summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
     finally:
@@ -217,7 +217,8 @@ def run_detections(
 
 
 def _record_runs(
-    spark: SparkSession, runs: DeltaTable, todo: list[Detection], pending: dict[str, list[Pending]],
+    spark: SparkSession, lakehouse_root: str, todo: list[Detection],
+    pending: dict[str, list[Pending]],
     snaps: dict[str, Snapshot], counts: dict[tuple[str, datetime], int], settings: Settings,
     run_id: str, now: datetime,
 ) -> None:
@@ -233,9 +234,7 @@ def _record_runs(
                 is_final(w.end, inputs, settings.lateness), w.reason, versions, marks,
                 int(counts.get(key, 0)), now,
             ))
-    local_frame(spark, rows, DETECTION_RUNS).write.format("delta").mode("append").save(
-        runs.detail().select("location").first()[0]
-    )
+    DETECTION_RUNS.append(local_frame(spark, rows, DETECTION_RUNS.schema), lakehouse_root)
 
 
 @dataclass(frozen=True)
