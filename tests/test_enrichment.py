@@ -1,25 +1,24 @@
-"""IP parsing, private ranges, ASN lookup, intel lists and the ASN refresh tool."""
+"""IP parsing, private ranges, ASN lookup, intel lists and the ASN refresh refresh_asn."""
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import io
 import json
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from devtools import refresh_asn
 from jobs.enrich import asn as asn_mod
 from jobs.enrich import intel as intel_mod
 from jobs.enrich import ip as ip_mod
-from jobs.runtime.config import CONF_DIR, PROJECT_ROOT, load_config
+from jobs.runtime.config import CONF_DIR, load_config
 from jobs.runtime.frames import local_frame
 from jobs.runtime.session import build_session
 
@@ -424,16 +423,6 @@ def test_intel_views(spark: SparkSession, intel: dict) -> None:
 # --- Shipped data and the refresh tool -----------------------------------------------------------
 
 
-def refresh_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "refresh_asn", PROJECT_ROOT / "tools" / "refresh_asn.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_shipped_asn_files() -> None:
     asn_dir = CONF_DIR / "intel" / "asn"
     source = json.loads((asn_dir / "SOURCE.json").read_text())
@@ -444,8 +433,7 @@ def test_shipped_asn_files() -> None:
 
 
 def test_disjoint_resolves_overlaps() -> None:
-    tool = refresh_tool()
-    got = tool.disjoint(
+    got = refresh_asn.disjoint(
         [
             (0, 99, 1, "outer"),
             (10, 19, 2, "inner"),
@@ -461,11 +449,10 @@ def test_disjoint_resolves_overlaps() -> None:
         (90, 120, 4, "straddles"),
         (200, 210, 5, "alone"),
     ]
-    assert tool.is_reserved(64512) and tool.is_reserved(4294967294) and not tool.is_reserved(15169)
+    assert refresh_asn.is_reserved(64512) and refresh_asn.is_reserved(4294967294) and not refresh_asn.is_reserved(15169)
 
 
 def test_refresh_from_tarball(spark: SparkSession, tmp_path: Path) -> None:
-    tool = refresh_tool()
     doc = 0x20010DB8 << 96
     files = {
         "package/package.json": json.dumps({"name": "@ip-location-db/asn", "version": "9.9.9"}),
@@ -484,7 +471,7 @@ def test_refresh_from_tarball(spark: SparkSession, tmp_path: Path) -> None:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     out = tmp_path / "out"
-    assert tool.main(["--tarball", str(tarball), "--out", str(out)]) == 0
+    assert refresh_asn.main(["--tarball", str(tarball), "--out", str(out)]) == 0
     with gzip.open(out / "ipv4.csv.gz", "rt") as f:
         assert f.read().splitlines() == [
             "start_ip,end_ip,asn,as_org",
@@ -492,7 +479,7 @@ def test_refresh_from_tarball(spark: SparkSession, tmp_path: Path) -> None:
             "8.8.8.0,8.8.8.255,15169,Google LLC",
         ]
     first = (out / "ipv4.csv.gz").read_bytes()
-    tool.main(["--tarball", str(tarball), "--out", str(out)])
+    refresh_asn.main(["--tarball", str(tarball), "--out", str(out)])
     assert (out / "ipv4.csv.gz").read_bytes() == first  # deterministic
     assert json.loads((out / "SOURCE.json").read_text())["version"] == "9.9.9"
     loaded = asn_mod.load_asn_ranges(spark, [str(out / f) for f in asn_mod.ASN_FILES])

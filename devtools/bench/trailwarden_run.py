@@ -48,7 +48,7 @@ WRAPPED: list[tuple[str, str, Callable[[tuple[Any, ...], dict[str, Any]], str], 
     ("jobs.ingest.run", "list_landing", _fixed(f"{_DISCOVERY}: list landing"), False),
     ("jobs.ingest.run", "ingested_paths", _fixed(f"{_DISCOVERY}: read manifest"), False),
     *[(f"jobs.sources.{name}", "read_whole_files", _fixed(f"{_DISCOVERY}: spark file index"), False)
-      for name in ("cloudtrail", "vpcflow", "guardduty")],
+      for name in ("json_records", "vpcflow")],
     ("jobs.sources.vpcflow", "read_parquet_flows", _fixed(f"{_DISCOVERY}: spark file index"), False),
     ("jobs.ingest.run", "prepare", _label_prepare, True),
     ("jobs.ingest.run", "validate_batch", _label_quality, False),

@@ -48,7 +48,7 @@ class Enrichment:
 
     @classmethod
     def of(cls, spark: SparkSession, conf: dict[str, Any]) -> Enrichment:
-        """The enrichment a run with ``conf`` needs (ASN ranges when detect or incidents use them)."""
+        """The enrichment a run with ``conf`` needs (ASN ranges if detect or incidents use them)."""
         asn = bool(conf.get("detect", {}).get("asn_enrichment", True)) or bool(
             conf.get("incidents", {}).get("asn", True))
         return cls.build(spark, asn)

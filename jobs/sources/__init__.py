@@ -23,4 +23,5 @@ def by_view(view: str) -> LogSource:
     for source in SOURCES:
         if source.view == view:
             return source
-    raise ValueError(f"Unknown detection view {view!r}; known: {', '.join(s.view for s in SOURCES)}.")
+    known = ", ".join(s.view for s in SOURCES)
+    raise ValueError(f"Unknown detection view {view!r}; known: {known}.")

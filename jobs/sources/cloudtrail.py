@@ -3,13 +3,12 @@ view columns detections read (``actor_arn``, ``ua_family``). Transforms are pure
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.runtime.delta import Table
 from jobs.sources.base import LogSource
-from jobs.sources.json_records import split_records
-from jobs.sources.readers import read_whole_files
+from jobs.sources.json_records import json_parser
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS, CLOUDTRAIL_VIEW_EXTRA, RAW_RECORD
 
 # Families of user agents; the first match wins. Programmatic families are everything except
@@ -132,13 +131,6 @@ def with_cloudtrail_extras(events: DataFrame) -> DataFrame:
     ).withColumn("ua_family", ua_family())
 
 
-def parse(
-    spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
-) -> DataFrame:
-    """CloudTrail delivery files (``Records`` documents, arrays, JSON lines) -> typed rows."""
-    return normalize_records(split_records(read_whole_files(spark, paths), raw_max), run_id,
-                             ingested_at)
-
 
 CLOUDTRAIL = LogSource(
     name="cloudtrail",
@@ -148,7 +140,7 @@ CLOUDTRAIL = LogSource(
     table=Table("silver/cloudtrail_events", CLOUDTRAIL_EVENTS, ("event_date",)),
     key="event_id",
     raw_column="record_json",
-    parse=parse,
+    parse=json_parser(normalize_records),
     view="cloudtrail_events",
     time_expression="event_time",
     case_time_column="event_time",

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.runtime.delta import Table
 from jobs.sources.base import LogSource
-from jobs.sources.json_records import split_records
-from jobs.sources.readers import read_whole_files
+from jobs.sources.json_records import json_parser
 from schemas.guardduty import GUARDDUTY_FINDINGS, RAW_FINDING
 
 
@@ -87,13 +86,6 @@ def normalize_findings(records: DataFrame, run_id: str, ingested_at: Column) -> 
     return f.select(*typed, record.alias("record"), reason.alias("reason"))
 
 
-def parse(
-    spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
-) -> DataFrame:
-    """GuardDuty export files (JSON lines, arrays, EventBridge envelopes) -> typed rows."""
-    return normalize_findings(split_records(read_whole_files(spark, paths), raw_max), run_id,
-                              ingested_at)
-
 
 GUARDDUTY = LogSource(
     name="guardduty",
@@ -103,7 +95,7 @@ GUARDDUTY = LogSource(
     key="finding_id",
     upsert_on="updated_at",
     raw_column="finding_json",
-    parse=parse,
+    parse=json_parser(normalize_findings),
     view="guardduty_findings",
     time_expression="coalesce(first_seen, updated_at)",
     case_time_column="updated_at",

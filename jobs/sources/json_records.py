@@ -6,9 +6,13 @@ Newline-delimited files cover CloudTrail Lake exports, EventBridge envelopes (un
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.sources.base import Parser
+from jobs.sources.readers import read_whole_files
 from schemas.cloudtrail import DELIVERY_FILE, EVENTBRIDGE_ENVELOPE
 
 SKIPPED_DIGEST = "skipped: CloudTrail digest file"
@@ -71,3 +75,15 @@ def _or_marker(items: Column) -> Column:
         " 'file_reason', 'skipped: no records'))"
     )
     return F.when(F.size(items) > 0, items).otherwise(marker)
+
+
+def json_parser(normalize: Callable[[DataFrame, str, Column], DataFrame]) -> Parser:
+    """A source parser for JSON delivery files: read whole files, split them into records,
+    then ``normalize(records, run_id, ingested_at)`` types them."""
+
+    def parse(
+        spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
+    ) -> DataFrame:
+        return normalize(split_records(read_whole_files(spark, paths), raw_max), run_id, ingested_at)
+
+    return parse
