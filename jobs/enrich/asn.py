@@ -93,7 +93,7 @@ def load_asn_ranges(
 
 def _bound_sql(ip: str) -> str:
     """SQL struct ``(version, num, bucket)`` of a range bound, with fast paths for the forms that
-    devtools/refresh_asn.py writes (dotted quad, fully expanded IPv6), ``ip_info_sql`` for others."""
+    devtools/refresh_asn.py writes (dotted quad, expanded IPv6), ``ip_info_sql`` for others."""
     octet = [f"CAST(split_part({ip}, '.', {i + 1}) AS BIGINT)" for i in range(4)]
     v4_num = " + ".join(f"{o} * {256 ** (3 - i)}" for i, o in enumerate(octet))
     v4_bucket = f"{octet[0]} * 256 + {octet[1]}"
