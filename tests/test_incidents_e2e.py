@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from devtools.sample.cli import ATTACK
 from jobs.commands.incidents import list_lines
 from jobs.incidents import store
-from jobs.lakehouse import ALERTS
+from jobs.lakehouse import ALERTS, RESPONSE_METRICS
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 LAST_CLEANUP_CALL = ATTACK.remediation_start + timedelta(seconds=350)  # DeleteKeyPair
@@ -97,7 +97,7 @@ def test_the_cleanup_marks_the_incident_fixed(runs: dict[str, Any]) -> None:
 
 def test_metrics_and_reports_are_written(spark: SparkSession, runs: dict[str, Any]) -> None:
     conf, incident = runs["conf"], _attack(runs["second"].incidents)
-    metrics = spark.read.format("delta").load(store.path(conf["lakehouse"], store.METRICS_TABLE))
+    metrics = RESPONSE_METRICS.read(spark, conf["lakehouse"])
     critical = metrics.where(f"run_id = '{LATE_RUN}' AND severity = 'critical'").first()
     assert critical["fixed"] == 1 and critical["alert_to_fix_p50_s"] == 62 * 60 + 33
     assert incident["incident_id"] in critical["over_target"]

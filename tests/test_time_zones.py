@@ -57,8 +57,11 @@ def _rows(spark: SparkSession, lakehouse: str, table: Any, columns: tuple[str, .
     return sorted(tuple(r) for r in table.read(spark, lakehouse).select(*columns).collect())
 
 
-def _reports(lakehouse: Path) -> dict[str, str]:
-    return {p.name: p.read_text().replace(str(lakehouse), "<lakehouse>")
+def _reports(lakehouse: Path) -> dict[str, list[str]]:
+    """Each incident report's lines, the lakehouse path and the pipeline's own wall-clock latency
+    line (when each run happened to write its alerts) left out."""
+    return {p.name: [line.replace(str(lakehouse), "<lakehouse>")
+                     for line in p.read_text().splitlines() if "First written by" not in line]
             for p in sorted((lakehouse / "reports").glob("INC-*.md"))}
 
 
