@@ -17,9 +17,14 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs import enrichment
 from jobs.incidents import store
-from jobs.incidents.correlate import Settings, aware, correlate
+from jobs.incidents.correlate import correlate
+from jobs.incidents.evidence import Sources
 from jobs.incidents.metrics import summarize
-from jobs.incidents.report import Target, metrics_markdown, render_html, render_markdown, when
+from jobs.incidents.model import aware
+from jobs.incidents.report_content import Target, when
+from jobs.incidents.report_html import render_html
+from jobs.incidents.report_markdown import metrics_markdown, render_markdown
+from jobs.incidents.settings import Settings
 
 log = logging.getLogger("trailwarden.incidents")
 
@@ -115,9 +120,8 @@ def run_incidents(
     if alerts is not None:
         cloudtrail, flows = store.read_silver(spark, lakehouse)
         ranges = ranges if ranges is not None else asn_ranges(spark, conf)
-        rows = correlate(
-            alerts, cloudtrail, flows, ranges, existing, Settings.of(conf), run_id, now
-        )
+        sources = Sources(alerts, cloudtrail, flows, ranges)
+        rows = correlate(sources, existing, Settings.of(conf), run_id=run_id, now=now)
         summary.written = store.merge_incidents(spark, lakehouse, rows)
         changed = [r for r in rows if r["status"] != "merged"]
         summary.reports = write_reports(conf, changed)
