@@ -11,12 +11,12 @@ from pyspark.sql import SparkSession
 
 from jobs.enrichment import load_asn_ranges
 from jobs.incidents import graph
+from jobs.incidents.actions import valid
 from jobs.incidents.correlate import correlate
 from jobs.incidents.evidence import Sources
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
 from jobs.incidents.metrics import percentile, summarize
-from jobs.incidents.actions import valid
 from jobs.incidents.plan import build_plan, key_actions, plan_json
 from jobs.incidents.report_markdown import md, plan_markdown
 from jobs.incidents.settings import Settings

@@ -49,10 +49,15 @@ class Target:
 
     @classmethod
     def of(cls, conf: Mapping[str, Any]) -> Target:
+        """``response.target_minutes`` and ``response.target_share`` in conf."""
         section = conf.get("response", {}) or {}
         return cls(
             float(section.get("target_minutes", 30)), float(section.get("target_share", 0.75))
         )
+
+    def verdict(self, alert_to_fix_s: float) -> str:
+        """``within`` or ``over`` the target, for a fix this many seconds after the alert."""
+        return "within" if alert_to_fix_s <= self.minutes * 60 else "over"
 
 
 def when(ts: datetime | None) -> str:
@@ -103,7 +108,7 @@ def hot_wash(incident: Mapping[str, Any], target: Target) -> list[str]:
             "remediation actions seen in CloudTrail."
         )
     else:
-        verdict = "within" if t["alert_to_fix"] <= target.minutes * 60 else "over"
+        verdict = target.verdict(t["alert_to_fix"])
         lines.append(
             f"Fixed {when(incident.get('fixed_at'))}: "
             f"{duration(t['alert_to_fix'])} after the alert, "

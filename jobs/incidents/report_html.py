@@ -170,9 +170,8 @@ def _plan_html(plan: Sequence[Mapping[str, Any]]) -> str:
         return '<p class="none">No resource-level actions: review the activity table.</p>'
     items = []
     for a in plan:
-        done = (
-            f' <span class="done">done {esc(when(a.get("done_at")))}</span>' if a.get("done") else ""
-        )
+        done_at = esc(when(a.get("done_at")))
+        done = f' <span class="done">done {done_at}</span>' if a.get("done") else ""
         body = (
             f"<b>{esc(a['action'])}</b> <code>{esc(a['resource_id'])}</code>{done}"
             f"<br>{esc(a['description'])}"
@@ -191,7 +190,8 @@ def _plan_html(plan: Sequence[Mapping[str, Any]]) -> str:
 
 def _tactic_link(t: str) -> str:
     if re.fullmatch(r"TA[0-9]{4}", t or ""):
-        return f'<a href="https://attack.mitre.org/tactics/{t}/">{esc(t)}</a> {esc(TACTICS.get(t, ""))}'
+        name = esc(TACTICS.get(t, ""))
+        return f'<a href="https://attack.mitre.org/tactics/{t}/">{esc(t)}</a> {name}'
     return esc(t)
 
 
@@ -201,8 +201,7 @@ def render_html(incident: Mapping[str, Any], target: Target) -> str:
     t = timings(incident)
     verdict = ""
     if t["alert_to_fix"] is not None:
-        ok = t["alert_to_fix"] <= target.minutes * 60
-        word = "within" if ok else "over"
+        word = target.verdict(t["alert_to_fix"])
         verdict = f'<p class="{word}">{word.capitalize()} the {target.minutes:g}-minute target.</p>'
     sections = [
         "<!DOCTYPE html>",
