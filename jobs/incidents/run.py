@@ -25,6 +25,7 @@ from jobs.incidents.report_content import Target, when
 from jobs.incidents.report_html import render_html
 from jobs.incidents.report_markdown import metrics_markdown, render_markdown
 from jobs.incidents.settings import Settings
+from schemas.alerts import SEVERITIES
 
 log = logging.getLogger("trailwarden.incidents")
 
@@ -40,7 +41,7 @@ class IncidentSummary:
     def lines(self) -> list[str]:
         """One line per live incident (most severe first) and its report path."""
         live = [i for i in self.incidents if i["status"] != "merged"]
-        rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+        rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # critical first
         out = [f"incidents: {len(live)} ({self.written} new or changed this run)"]
         for i in sorted(live, key=lambda i: (rank.get(i["severity"], 9), i["incident_id"])):
             fixed = f", fixed {when(i['fixed_at'])}" if i.get("fixed_at") else ""
