@@ -11,11 +11,15 @@ from pyspark.sql import SparkSession
 
 from jobs.enrich.asn import load_asn_ranges
 from jobs.incidents import graph
-from jobs.incidents.correlate import Settings, correlate
+from jobs.incidents.actions import valid
+from jobs.incidents.correlate import correlate
+from jobs.incidents.evidence import Sources
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
 from jobs.incidents.metrics import percentile, summarize
-from jobs.incidents.plan import build_plan, key_actions, md, plan_json, plan_markdown, valid
+from jobs.incidents.plan import build_plan, key_actions, plan_json
+from jobs.incidents.report_markdown import md, plan_markdown
+from jobs.incidents.settings import Settings
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from tests.support import incident_fixtures as fx
 
@@ -36,7 +40,7 @@ def ranges(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def first_run(spark: SparkSession, ranges) -> list[dict]:
     alerts, ct, flows = fx.frames(spark)
-    return correlate(alerts, ct, flows, ranges, [], Settings(), "run-1", NOW)
+    return correlate(Sources(alerts, ct, flows, ranges), [], Settings(), run_id="run-1", now=NOW)
 
 
 def by_detection(rows: list[dict], name: str) -> dict:
@@ -240,7 +244,11 @@ def test_remediation_calls_mark_the_incident_fixed(
 ) -> None:
     alerts, ct, flows = fx.frames(spark, with_remediation=True)
     rows = correlate(
-        alerts, ct, flows, ranges, first_run, Settings(), "run-2", NOW + timedelta(hours=1)
+        Sources(alerts, ct, flows, ranges),
+        first_run,
+        Settings(),
+        run_id="run-2",
+        now=NOW + timedelta(hours=1),
     )
     incident = by_detection(rows, "mining_pool_traffic")
     assert incident["incident_id"] == by_detection(first_run, "mining_pool_traffic")["incident_id"]
@@ -262,7 +270,11 @@ def test_an_unchanged_rerun_writes_nothing(
     alerts, ct, flows = fx.frames(spark)
     assert (
         correlate(
-            alerts, ct, flows, ranges, first_run, Settings(), "run-3", NOW + timedelta(hours=2)
+            Sources(alerts, ct, flows, ranges),
+            first_run,
+            Settings(),
+            run_id="run-3",
+            now=NOW + timedelta(hours=2),
         )
         == []
     )

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from jobs.incidents.plan import build_plan
-from jobs.incidents.report import Target, render_html, render_markdown, timeline_svg
+from jobs.incidents.report_content import Target
+from jobs.incidents.report_html import render_html, timeline_svg
+from jobs.incidents.report_markdown import render_markdown
 
 HOSTILE = '<img src=x onerror=alert(1)>"><script>alert(2)</script>$(touch /tmp/pwned)'
 START = datetime(2026, 11, 20, 13, 42, 17, tzinfo=UTC)

@@ -11,8 +11,9 @@ from typing import Any
 
 from jobs.enrich import Enrichment
 from jobs.incidents import store
-from jobs.incidents.correlate import aware
-from jobs.incidents.report import Target, render_markdown
+from jobs.incidents.model import aware
+from jobs.incidents.report_content import Target
+from jobs.incidents.report_markdown import render_markdown
 from jobs.incidents.run import run_incidents, write_reports
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.session import build_session

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobs.incidents import store
-from jobs.incidents.correlate import aware
 from jobs.incidents.execute import Clients, Outcome, dry_run, execute
-from jobs.incidents.plan import plan_json, plan_markdown
+from jobs.incidents.model import aware
+from jobs.incidents.plan import plan_json
+from jobs.incidents.report_markdown import plan_markdown
 from jobs.runtime.cli import config_from_args, job_parser
 from jobs.runtime.session import build_session
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from jobs.incidents import store
-from jobs.incidents.correlate import aware
-from jobs.incidents.report import metrics_markdown
+from jobs.incidents.model import aware
+from jobs.incidents.report_markdown import metrics_markdown
 from jobs.incidents.run import update_metrics, write_reports
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.session import build_session

@@ -161,17 +161,17 @@ def timeline(
 ) -> list[dict[str, Any]]:
     """Per-minute points: API calls (all, and changing ones) and bytes to public peers."""
     points: dict[datetime, dict[str, Any]] = {}
+
+    def point(minute: datetime) -> dict[str, Any]:
+        empty = {"minute": minute, "api_calls": 0, "write_calls": 0, "flow_bytes": 0}
+        return points.setdefault(minute, empty)
+
     for c in calls:
-        p = points.setdefault(
-            c["minute"], {"minute": c["minute"], "api_calls": 0, "write_calls": 0, "flow_bytes": 0}
-        )
+        p = point(c["minute"])
         p["api_calls"] += int(c["api_calls"])
         p["write_calls"] += int(c["write_calls"])
     for f in flow_bytes:
-        p = points.setdefault(
-            f["minute"], {"minute": f["minute"], "api_calls": 0, "write_calls": 0, "flow_bytes": 0}
-        )
-        p["flow_bytes"] += int(f["flow_bytes"] or 0)
+        point(f["minute"])["flow_bytes"] += int(f["flow_bytes"] or 0)
     return [points[m] for m in sorted(points)]
 
 

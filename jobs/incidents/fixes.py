@@ -1,10 +1,12 @@
-"""Fix tracking: mark plan actions done from the remediation calls later CloudTrail shows."""
+"""Fix tracking: mark plan actions done from the remediation calls later CloudTrail shows (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from jobs.incidents.model import Draft
 
 # action -> (target_type of ``extract.remediation_calls``, event names that complete it)
 COMPLETES: dict[str, tuple[str, frozenset[str]]] = {
@@ -72,3 +74,23 @@ def mark_done(
         out.append(marked)
     fixed_at = max(a["done_at"] for a in out) if out and all(a.get("done") for a in out) else None
     return out, fixed_at
+
+
+def fix_targets(drafts: Sequence[Draft]) -> list[str]:
+    """Every id a remediation call may name for these drafts: plan resources and their aliases."""
+    return sorted(
+        {a["resource_id"] for d in drafts for a in d.row["remediation"]}
+        | {alias for d in drafts for alias in d.aliases}
+    )
+
+
+def apply_fixes(drafts: Sequence[Draft], calls: Sequence[Mapping[str, Any]]) -> None:
+    """Mark each draft's plan from ``calls`` (``mark_done``) since the draft's start; set
+    ``remediation``, ``fixed_at``, ``actions_total`` and ``actions_done`` on its row."""
+    for d in drafts:
+        row = d.row
+        row["remediation"], row["fixed_at"] = mark_done(
+            row["remediation"], calls, since=row["started_at"], aliases=d.aliases
+        )
+        row["actions_total"] = len(row["remediation"])
+        row["actions_done"] = sum(1 for a in row["remediation"] if a["done"])

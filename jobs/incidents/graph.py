@@ -66,6 +66,16 @@ def is_root_arn(arn: str | None) -> bool:
     return bool(arn) and str(arn).endswith(":root")
 
 
+def creator(access_key_id: str | None, principal_arn: str | None) -> tuple[str, str] | None:
+    """The identity a resource links to from its create call: the key, else the principal
+    (never the account root ARN), else None."""
+    if access_key_id:
+        return ("access_key", access_key_id)
+    if principal_arn and not is_root_arn(principal_arn):
+        return ("principal", principal_arn)
+    return None
+
+
 def normalize(entity_type: str, value: str) -> tuple[str, str] | None:
     """The linking form of an alert entity, or None when the type does not link."""
     value = (value or "").strip()

@@ -1,36 +1,17 @@
 """The remediation plan: ordered, resource-level actions naming exact ids, with AWS CLI commands.
 
-Log fields are attacker-controlled. A command is built only from values that match the id's
-documented shape (``VALIDATORS``) and every argument is ``shlex.quote``d; a value that fails the
-check gets no command, only console steps, and is shown escaped wherever it is rendered.
+Each action comes from its spec in ``actions`` (validation, command, console fallback); this
+module picks the resources, their arguments and descriptions, and the order.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
-import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-VALIDATORS: dict[str, re.Pattern[str]] = {
-    "access_key": re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}"),
-    "account": re.compile(r"[0-9]{12}"),
-    "region": re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}"),
-    "instance": re.compile(r"i-[0-9a-f]{8,17}"),
-    "security_group": re.compile(r"sg-[0-9a-f]{8,17}"),
-    "sg_rule": re.compile(r"sgr-[0-9a-f]{8,17}"),
-    "key_pair_id": re.compile(r"key-[0-9a-f]{8,17}"),
-    "key_name": re.compile(r"[A-Za-z0-9._+=@,:-]{1,255}"),
-    "iam_name": re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}"),
-    "policy_name": re.compile(r"[A-Za-z0-9_+=,.@-]{1,128}"),
-    "policy_arn": re.compile(
-        r"arn:aws(-[a-z]+)*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9_+=,.@/-]{1,512}"
-    ),
-    "role_arn": re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@/-]{1,512})"),
-    "protocol": re.compile(r"-1|tcp|udp|icmp|icmpv6|[0-9]{1,3}"),
-}
+from jobs.incidents import actions as specs
+from jobs.incidents.actions import new_action, valid, valid_cidr
 
 ROOT_CONSOLE_STEPS = (
     "Sign in to https://console.aws.amazon.com/ as the root user of account {account} "
@@ -44,76 +25,38 @@ ROOT_NOTE = (
     "access, the management account can instead run 'aws sts assume-root' with the "
     "IAMDeleteRootUserCredentials task policy and delete the key."
 )
+# created-resource kind (``assemble.IAM_KINDS`` values) -> how a created user's part is removed
+IAM_USER_PARTS = {
+    "access_key": specs.DELETE_IAM_ACCESS_KEY,
+    "login_profile": specs.DELETE_LOGIN_PROFILE,
+    "user_policy_attachment": specs.DETACH_USER_POLICY,
+    "inline_policy": specs.DELETE_USER_POLICY,
+}
 
 
-def valid(kind: str, value: Any) -> bool:
-    """True when ``value`` is a string of the documented shape for ``kind``."""
-    return isinstance(value, str) and VALIDATORS[kind].fullmatch(value) is not None
-
-
-def valid_cidr(value: Any) -> bool:
-    """True for an IPv4 or IPv6 network in CIDR notation."""
-    if not isinstance(value, str) or "/" not in value:
-        return False
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return False
-    return True
-
-
-def command(*args: str) -> str:
-    """A shell-safe command line: every argument quoted."""
-    return " ".join(shlex.quote(a) for a in args)
-
-
-def _action(
-    action: str,
-    resource_type: str,
-    resource_id: str,
-    description: str,
-    *,
-    account_id: str | None,
-    region: str | None,
-    cli: list[str] | None = None,
-    console: Sequence[str] = (),
-) -> dict[str, Any]:
-    return {
-        "action": action,
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "account_id": account_id,
-        "region": region,
-        "description": description,
-        "command": command(*cli) if cli else None,
-        "console_steps": list(console),
-        "done": False,
-        "done_at": None,
-        "done_by_event_id": None,
-    }
-
-
-def _ok_region(region: str | None) -> bool:
-    return region is not None and valid("region", region)
-
-
-def _rejected(what: str, value: str) -> list[str]:
+def _root_key_actions(key: str, account: str | None) -> list[dict[str, Any]]:
+    """Console steps only: no principal but the root user can remove a root key."""
+    steps = [s.format(account=account or "?", key=key) for s in ROOT_CONSOLE_STEPS]
     return [
-        f"The {what} {value!r} does not have the expected shape: no command is generated; "
-        "act on it in the console after checking it by hand."
+        new_action(
+            "deactivate_access_key",
+            "access_key",
+            key,
+            f"Deactivate root access key {key} (root console). {ROOT_NOTE}",
+            account_id=account,
+            region=None,
+            console=steps[:3],
+        ),
+        new_action(
+            "delete_access_key",
+            "access_key",
+            key,
+            f"Delete root access key {key} (root console).",
+            account_id=account,
+            region=None,
+            console=steps[:2] + steps[3:],
+        ),
     ]
-
-
-def _ec2_action(
-    action: str, kind: str, rid: str, what: str, account: str | None, region: str | None,
-    cli: list[Any],
-) -> dict[str, Any]:
-    """``cli`` for ``rid`` when the id and region have their expected shape (log fields are
-    attacker-controlled), console steps otherwise."""
-    if not valid(kind, rid) or not _ok_region(region):
-        rejected = _rejected(kind.replace("_", " "), rid)
-        return _action(action, kind, rid, what, account_id=account, region=region, console=rejected)
-    return _action(action, kind, rid, what, account_id=account, region=region, cli=cli)
 
 
 def key_actions(key: str, owner: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -121,78 +64,16 @@ def key_actions(key: str, owner: Mapping[str, Any]) -> list[dict[str, Any]]:
     ``account_id``. Root keys get console steps (no other principal can remove them)."""
     account = owner.get("account_id")
     if owner.get("is_root"):
-        steps = [s.format(account=account or "?", key=key) for s in ROOT_CONSOLE_STEPS]
-        return [
-            _action(
-                "deactivate_access_key",
-                "access_key",
-                key,
-                f"Deactivate root access key {key} (root console). {ROOT_NOTE}",
-                account_id=account,
-                region=None,
-                console=steps[:3],
-            ),
-            _action(
-                "delete_access_key",
-                "access_key",
-                key,
-                f"Delete root access key {key} (root console).",
-                account_id=account,
-                region=None,
-                console=steps[:2] + steps[3:],
-            ),
-        ]
+        return _root_key_actions(key, account)
     user = owner.get("user_name")
-    if not valid("access_key", key) or (user is not None and not valid("iam_name", user)):
-        steps = _rejected("access key or user", f"{user}/{key}")
-        return [
-            _action(
-                "deactivate_access_key",
-                "access_key",
-                key,
-                "Deactivate the access key.",
-                account_id=account,
-                region=None,
-                console=steps,
-            ),
-            _action(
-                "delete_access_key",
-                "access_key",
-                key,
-                "Delete the access key.",
-                account_id=account,
-                region=None,
-                console=steps,
-            ),
-        ]
-    who = ["--user-name", user] if user else []
+    values = {"id": key, "user": user}
+    of_user = f" of IAM user {user}." if user else "."
     return [
-        _action(
-            "deactivate_access_key",
-            "access_key",
-            key,
-            f"Deactivate access key {key}" + (f" of IAM user {user}." if user else "."),
-            account_id=account,
-            region=None,
-            cli=[
-                "aws",
-                "iam",
-                "update-access-key",
-                *who,
-                "--access-key-id",
-                key,
-                "--status",
-                "Inactive",
-            ],
+        specs.DEACTIVATE_ACCESS_KEY.build(
+            values, f"Deactivate access key {key}{of_user}", account_id=account, region=None
         ),
-        _action(
-            "delete_access_key",
-            "access_key",
-            key,
-            f"Delete access key {key}.",
-            account_id=account,
-            region=None,
-            cli=["aws", "iam", "delete-access-key", *who, "--access-key-id", key],
+        specs.DELETE_ACCESS_KEY.build(
+            values, f"Delete access key {key}.", account_id=account, region=None
         ),
     ]
 
@@ -202,18 +83,8 @@ def revoke_sessions_action(
 ) -> dict[str, Any]:
     """Deny the role's sessions issued before ``revoke_before`` (ISO time), as the console's
     'Revoke active sessions' does."""
-    match = VALIDATORS["role_arn"].fullmatch(role_arn) if isinstance(role_arn, str) else None
-    if match is None or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", revoke_before):
-        return _action(
-            "revoke_role_sessions",
-            "role",
-            role_arn,
-            "Revoke the role's sessions.",
-            account_id=account,
-            region=None,
-            console=_rejected("role", role_arn),
-        )
-    name = match.group(2).rsplit("/", 1)[-1]
+    match = specs.VALIDATORS["role_arn"].fullmatch(role_arn) if isinstance(role_arn, str) else None
+    name = match.group(2).rsplit("/", 1)[-1] if match else None
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -225,42 +96,28 @@ def revoke_sessions_action(
             }
         ],
     }
-    return _action(
-        "revoke_role_sessions",
-        "role",
-        name,
-        f"Revoke sessions of role {name} issued before {revoke_before} (assumed with the key).",
-        account_id=account,
-        region=None,
-        cli=[
-            "aws",
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            name,
-            "--policy-name",
-            "AWSRevokeOlderSessions",
-            "--policy-document",
-            json.dumps(policy, separators=(",", ":")),
-        ],
-    )
+    values = {
+        "id": role_arn,
+        "role_name": name,
+        "revoke_before": revoke_before,
+        "policy": json.dumps(policy, separators=(",", ":")),
+    }
+    what = f"Revoke sessions of role {name} issued before {revoke_before} (assumed with the key)."
+    return specs.REVOKE_ROLE_SESSIONS.build(values, what, account_id=account, region=None)
 
 
 def instance_action(instance: Mapping[str, Any]) -> dict[str, Any]:
     """Terminate one instance."""
-    iid, region, account = (
-        instance["instance_id"],
-        instance.get("region"),
-        instance.get("account_id"),
-    )
+    iid, region = instance["instance_id"], instance.get("region")
     what = f"Terminate instance {iid} ({instance.get('instance_type') or 'unknown type'})."
-    return _ec2_action(
-        "terminate_instance", "instance", iid, what, account, region,
-        ["aws", "ec2", "terminate-instances", "--region", region, "--instance-ids", iid],
+    return specs.TERMINATE_INSTANCE.build(
+        {"id": iid, "region": region}, what, account_id=instance.get("account_id"), region=region
     )
 
 
-def _permission(rule: Mapping[str, Any]) -> dict[str, Any] | None:
+def ip_permission(rule: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The EC2 ``IpPermissions`` entry of one ingress rule, or None when a field fails
+    validation."""
     protocol, cidr = rule.get("protocol"), rule.get("cidr")
     if not valid("protocol", protocol) or not valid_cidr(cidr):
         return None
@@ -281,87 +138,55 @@ def revoke_action(group_id: str, rules: Sequence[Mapping[str, Any]]) -> dict[str
         f"{r.get('protocol')} {r.get('from_port')}-{r.get('to_port')} from {r.get('cidr')}"
         for r in rules
     )
-    what = f"Revoke the ingress rules added to {group_id}: {shown}."
-    if not valid("security_group", group_id) or not _ok_region(region):
-        return _action(
-            "revoke_ingress",
-            "security_group",
-            group_id,
-            what,
-            account_id=account,
-            region=region,
-            console=_rejected("security group", group_id),
-        )
-    ids = [r.get("rule_id") for r in rules]
-    base = [
-        "aws",
-        "ec2",
-        "revoke-security-group-ingress",
-        "--region",
-        region,
-        "--group-id",
-        group_id,
-    ]
-    if all(valid("sg_rule", i) for i in ids):
-        cli = base + ["--security-group-rule-ids", *sorted(set(ids))]  # type: ignore[arg-type]
-    else:
-        perms = [_permission(r) for r in rules]
-        if any(p is None for p in perms):
-            return _action(
-                "revoke_ingress",
-                "security_group",
-                group_id,
-                what,
-                account_id=account,
-                region=region,
-                console=_rejected("rule of", group_id),
-            )
-        cli = base + ["--ip-permissions", json.dumps(perms, separators=(",", ":"))]
-    return _action(
-        "revoke_ingress",
-        "security_group",
-        group_id,
-        what,
+    perms = [ip_permission(r) for r in rules]
+    values = {
+        "id": group_id,
+        "region": region,
+        "rule_ids": sorted({r.get("rule_id") for r in rules}, key=str),
+        "permissions": None
+        if any(p is None for p in perms)
+        else json.dumps(perms, separators=(",", ":")),
+    }
+    group_ok = valid("security_group", group_id) and valid("region", region)
+    return specs.REVOKE_INGRESS.build(
+        values,
+        f"Revoke the ingress rules added to {group_id}: {shown}.",
         account_id=account,
         region=region,
-        cli=cli,
+        noun="rule of" if group_ok else None,  # the group is fine: a rule is not
     )
 
 
 def delete_group_action(group: Mapping[str, Any]) -> dict[str, Any]:
     """Delete a group the identities created (after its instances are gone)."""
-    gid, region, account = group["group_id"], group.get("region"), group.get("account_id")
+    gid, region = group["group_id"], group.get("region")
     name = group.get("group_name") or "unnamed"
     what = f"Delete security group {gid} ({name}) once its instances are terminated."
-    return _ec2_action(
-        "delete_security_group", "security_group", gid, what, account, region,
-        ["aws", "ec2", "delete-security-group", "--region", region, "--group-id", gid],
+    return specs.DELETE_SECURITY_GROUP.build(
+        {"id": gid, "region": region}, what, account_id=group.get("account_id"), region=region
     )
 
 
 def key_pair_action(pair: Mapping[str, Any]) -> dict[str, Any]:
     """Delete an imported or created key pair (by its name, unique in the region, when the name
     passes validation; else by its id)."""
-    name, pid = pair["key_name"], pair.get("key_pair_id")
-    region, account = pair.get("region"), pair.get("account_id")
+    name, pid, region = pair["key_name"], pair.get("key_pair_id"), pair.get("region")
     what = f"Delete key pair {name}" + (f" ({pid})." if pid else ".")
-    if _ok_region(region) and valid("key_name", name):
-        cli = ["aws", "ec2", "delete-key-pair", "--region", region, "--key-name", name]
-    elif _ok_region(region) and valid("key_pair_id", pid):
-        cli = ["aws", "ec2", "delete-key-pair", "--region", region, "--key-pair-id", pid]
-    else:
-        return _action(
-            "delete_key_pair",
-            "key_pair",
-            name,
-            what,
-            account_id=account,
-            region=region,
-            console=_rejected("key pair", name),
-        )
-    return _action(
-        "delete_key_pair", "key_pair", name, what, account_id=account, region=region, cli=cli
+    return specs.DELETE_KEY_PAIR.build(
+        {"id": name, "key_pair_id": pid, "region": region},
+        what,
+        account_id=pair.get("account_id"),
+        region=region,
     )
+
+
+def _user_part_description(kind: str, rid: str, user: str) -> str:
+    return {
+        "access_key": f"Delete access key {rid} of created user {user}.",
+        "login_profile": f"Delete the console password of {user}.",
+        "user_policy_attachment": f"Detach {rid} from {user}.",
+        "inline_policy": f"Delete inline policy {rid} of {user}.",
+    }[kind]
 
 
 def iam_actions(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -371,144 +196,21 @@ def iam_actions(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     users = sorted({r["resource_id"] for r in resources if r["kind"] == "user"})
     for user in users:
         account = next((r.get("account_id") for r in resources if r["resource_id"] == user), None)
-        mine = [r for r in resources if r.get("user_name") == user]
-        if not valid("iam_name", user):
-            out.append(
-                _action(
-                    "delete_iam_user",
-                    "iam_user",
-                    user,
-                    "Delete the IAM user.",
-                    account_id=account,
-                    region=None,
-                    console=_rejected("user", user),
-                )
-            )
-            continue
-        for r in mine:
-            rid = r["resource_id"]
-            if r["kind"] == "access_key" and valid("access_key", rid):
-                out.append(
-                    _action(
-                        "delete_iam_access_key",
-                        "access_key",
-                        rid,
-                        f"Delete access key {rid} of created user {user}.",
-                        account_id=account,
-                        region=None,
-                        cli=[
-                            "aws",
-                            "iam",
-                            "delete-access-key",
-                            "--user-name",
-                            user,
-                            "--access-key-id",
-                            rid,
-                        ],
-                    )
-                )
-            elif r["kind"] == "login_profile":
-                out.append(
-                    _action(
-                        "delete_login_profile",
-                        "iam_user",
-                        user,
-                        f"Delete the console password of {user}.",
-                        account_id=account,
-                        region=None,
-                        cli=["aws", "iam", "delete-login-profile", "--user-name", user],
-                    )
-                )
-            elif r["kind"] == "user_policy_attachment" and valid("policy_arn", rid):
-                out.append(
-                    _action(
-                        "detach_user_policy",
-                        "iam_policy",
-                        rid,
-                        f"Detach {rid} from {user}.",
-                        account_id=account,
-                        region=None,
-                        cli=[
-                            "aws",
-                            "iam",
-                            "detach-user-policy",
-                            "--user-name",
-                            user,
-                            "--policy-arn",
-                            rid,
-                        ],
-                    )
-                )
-            elif r["kind"] == "inline_policy" and valid("policy_name", rid):
-                out.append(
-                    _action(
-                        "delete_user_policy",
-                        "iam_policy",
-                        rid,
-                        f"Delete inline policy {rid} of {user}.",
-                        account_id=account,
-                        region=None,
-                        cli=[
-                            "aws",
-                            "iam",
-                            "delete-user-policy",
-                            "--user-name",
-                            user,
-                            "--policy-name",
-                            rid,
-                        ],
-                    )
-                )
-            elif r["kind"] in ("access_key", "user_policy_attachment", "inline_policy"):
-                out.append(
-                    _action(
-                        "review_iam",
-                        r["kind"],
-                        rid,
-                        f"Remove {r['kind']} of {user}.",
-                        account_id=account,
-                        region=None,
-                        console=_rejected(r["kind"], rid),
-                    )
-                )
-        out.append(
-            _action(
-                "delete_iam_user",
-                "iam_user",
-                user,
-                f"Delete IAM user {user}.",
-                account_id=account,
-                region=None,
-                cli=["aws", "iam", "delete-user", "--user-name", user],
-            )
-        )
+        where: dict[str, Any] = {"account_id": account, "region": None}
+        if valid("iam_name", user):  # parts of a user whose name fails validation are skipped
+            for r in resources:
+                spec = IAM_USER_PARTS.get(r["kind"])
+                if r.get("user_name") == user and spec is not None:
+                    what = _user_part_description(r["kind"], r["resource_id"], user)
+                    out.append(spec.build({"id": r["resource_id"], "user": user}, what, **where))
+        out.append(specs.DELETE_IAM_USER.build({"id": user}, f"Delete IAM user {user}.", **where))
     for r in resources:
-        if r["kind"] != "policy":
-            continue
-        arn = r["resource_id"]
-        what = f"Delete managed policy {arn} (detach it from every entity first)."
-        if valid("policy_arn", arn):
+        if r["kind"] == "policy":
+            arn = r["resource_id"]
+            what = f"Delete managed policy {arn} (detach it from every entity first)."
             out.append(
-                _action(
-                    "delete_iam_policy",
-                    "iam_policy",
-                    arn,
-                    what,
-                    account_id=r.get("account_id"),
-                    region=None,
-                    cli=["aws", "iam", "delete-policy", "--policy-arn", arn],
-                )
-            )
-        else:
-            out.append(
-                _action(
-                    "delete_iam_policy",
-                    "iam_policy",
-                    arn,
-                    what,
-                    account_id=r.get("account_id"),
-                    region=None,
-                    console=_rejected("policy", arn),
+                specs.DELETE_IAM_POLICY.build(
+                    {"id": arn}, what, account_id=r.get("account_id"), region=None
                 )
             )
     return out
@@ -520,9 +222,9 @@ def build_plan(
     """The ordered plan for an incident.
 
     ``scope``: the incident's scope (``instances``, ``ingress_rules``, ``security_groups``,
-    ``key_pairs``, ``iam``, ``assumed_roles``, ``started_at`` as ISO text). ``keys``: long-term
-    access key -> owner (``is_root``, ``user_name``, ``account_id``). Order: keys, role sessions,
-    instances, ingress rules, created groups, key pairs, IAM.
+    ``key_pairs``, ``iam``, ``assumed_roles``, ``revoke_before`` as ISO text). ``keys``:
+    long-term access key -> owner (``is_root``, ``user_name``, ``account_id``). Order: keys,
+    role sessions, instances, ingress rules, created groups, key pairs, IAM.
     """
     plan: list[dict[str, Any]] = []
     for key in sorted(keys):
@@ -553,41 +255,6 @@ def build_plan(
     return plan
 
 
-# --- rendering ------------------------------------------------------------------------------------
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
-
-
-def md(value: Any) -> str:
-    """``value`` as inert Markdown text on one line: HTML-escaped (no tags, no autolinks), the
-    emphasis, code, link, table and heading characters backslashed, and bare URLs broken
-    (``\\://``, ``www\\.``) so that no renderer turns them into links."""
-    import html
-
-    text = " ".join(str("" if value is None else value).split())
-    text = html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=True)
-    return re.sub(r"(?i)www\.", lambda m: m.group(0)[:3] + "\\.", text.replace("://", "\\://"))
-
-
 def plan_json(incident_id: str, plan: Sequence[Mapping[str, Any]]) -> str:
     """The plan as JSON text (times as ISO 8601)."""
     return json.dumps({"incident_id": incident_id, "actions": list(plan)}, indent=2, default=str)
-
-
-def plan_markdown(incident_id: str, plan: Sequence[Mapping[str, Any]]) -> str:
-    """The plan as Markdown: one numbered step per action, its command in a code block."""
-    lines = [f"## Remediation plan for {md(incident_id)}", ""]
-    if not plan:
-        lines.append("No resource-level actions: review the activity table.")
-    for a in plan:
-        done = f" — done {md(a.get('done_at'))}" if a.get("done") else ""
-        lines.append(
-            f"{a['step']}. **{md(a['action'])}** {md(a['resource_id'])}{done}: "
-            f"{md(a['description'])}"
-        )
-        if a.get("command"):
-            lines += ["", "   ```sh", f"   {a['command']}", "   ```"]
-        for s in a.get("console_steps") or []:
-            lines.append(f"   - {md(s)}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"

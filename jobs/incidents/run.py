@@ -17,10 +17,16 @@ from pyspark.sql import SparkSession
 
 from jobs.enrich import Enrichment
 from jobs.incidents import store
-from jobs.incidents.correlate import Settings, aware, correlate
+from jobs.incidents.correlate import correlate
+from jobs.incidents.evidence import Sources
 from jobs.incidents.metrics import summarize
-from jobs.incidents.report import Target, metrics_markdown, render_html, render_markdown, when
+from jobs.incidents.model import aware
+from jobs.incidents.report_content import Target, when
+from jobs.incidents.report_html import render_html
+from jobs.incidents.report_markdown import metrics_markdown, render_markdown
+from jobs.incidents.settings import Settings
 from jobs.lakehouse import ALERTS
+from schemas.alerts import SEVERITIES
 
 log = logging.getLogger("trailwarden.incidents")
 
@@ -36,7 +42,7 @@ class IncidentSummary:
     def lines(self) -> list[str]:
         """One line per live incident (most severe first) and its report path."""
         live = [i for i in self.incidents if i["status"] != "merged"]
-        rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+        rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # critical first
         out = [f"incidents: {len(live)} ({self.written} new or changed this run)"]
         for i in sorted(live, key=lambda i: (rank.get(i["severity"], 9), i["incident_id"])):
             fixed = f", fixed {when(i['fixed_at'])}" if i.get("fixed_at") else ""
@@ -106,9 +112,8 @@ def run_incidents(
         cloudtrail, flows = store.read_silver(spark, lakehouse)
         use_asn = bool((conf.get("incidents", {}) or {}).get("asn", True))
         ranges = enrichment.with_asn(use_asn).asn_ranges
-        rows = correlate(
-            alerts, cloudtrail, flows, ranges, existing, Settings.of(conf), run_id, now
-        )
+        sources = Sources(alerts, cloudtrail, flows, ranges)
+        rows = correlate(sources, existing, Settings.of(conf), run_id=run_id, now=now)
         summary.written = store.merge_incidents(spark, lakehouse, rows)
         changed = [r for r in rows if r["status"] != "merged"]
         summary.reports = write_reports(conf, changed)

@@ -140,6 +140,40 @@ def minute_calls(window_events: DataFrame) -> DataFrame:
     )
 
 
+def key_usage(window_events: DataFrame) -> DataFrame:
+    """Per incident and access key: ``is_root``, ``user_name``, ``principal_arn``,
+    ``account_id``, ``session_issuer_arn``, ``session_issuer_type``, ``first_used``,
+    ``last_used``."""
+    return (
+        window_events.where(F.col("access_key_id").isNotNull())
+        .groupBy("incident_id", "access_key_id")
+        .agg(
+            F.max(F.coalesce("is_root", F.lit(False))).alias("is_root"),
+            F.min("user_name").alias("user_name"),
+            F.min("principal_arn").alias("principal_arn"),
+            F.min("account_id").alias("account_id"),
+            F.max("session_issuer_arn").alias("session_issuer_arn"),
+            F.max("session_issuer_type").alias("session_issuer_type"),
+            F.min("event_time").alias("first_used"),
+            F.max("event_time").alias("last_used"),
+        )
+    )
+
+
+def identity_windows(identities: DataFrame, starts: DataFrame) -> DataFrame:
+    """Each identity's window, from its incident's session start (else the anchor) to
+    ``window_end``: ``incident_id``, ``kind``, ``value``, ``started_at``, ``window_end``."""
+    return identities.join(
+        starts.select("incident_id", "started_at"), "incident_id", "left"
+    ).select(
+        "incident_id",
+        "kind",
+        "value",
+        F.coalesce("started_at", "anchor").alias("started_at"),
+        "window_end",
+    )
+
+
 def created_by(created: DataFrame, windows: DataFrame) -> DataFrame:
     """Resources created by an incident's identities inside its window.
 
