@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from jobs import lakehouse as tables
 from jobs.detect.run import ALERTS_TABLE
@@ -78,16 +80,25 @@ INCIDENT_ROWS = [
 
 @pytest.fixture(scope="module")
 def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A lakehouse with gold/alerts and gold/incidents, created with their contracts by Spark."""
+    """A lakehouse with gold/alerts and gold/incidents, created with their contracts by Spark.
+
+    gold/incidents as a long-lived one looks: a checkpoint (every 2nd commit here), then an
+    UPDATE (an acknowledgement) in the JSON log after it."""
     root = str(tmp_path_factory.mktemp("terminal-lake"))
-    for name, schema, rows in (
-        (ALERTS_TABLE, ALERTS, alert_rows(datetime.now(UTC))),
-        (INCIDENTS_TABLE, INCIDENTS, INCIDENT_ROWS),
-    ):
-        path = tables.table_path(root, name)
-        tables.ensure_table(spark, path, schema)
-        local_frame(spark, rows, schema).write.format("delta").mode("append").save(path)
+    alerts_path = tables.table_path(root, ALERTS_TABLE)
+    tables.ensure_table(spark, alerts_path, ALERTS)
+    append(spark, alerts_path, ALERTS, alert_rows(datetime.now(UTC)))
+    incidents_path = tables.table_path(root, INCIDENTS_TABLE)
+    table = tables.ensure_table(spark, incidents_path, INCIDENTS,
+                                properties={"delta.checkpointInterval": "2"})
+    for row in INCIDENT_ROWS:
+        append(spark, incidents_path, INCIDENTS, [row])
+    table.update(F.col("incident_id") == INC_DEV, {"acknowledged_by": F.lit("alice")})
     return root
+
+
+def append(spark: SparkSession, path: str, schema: StructType, rows: list[dict[str, Any]]) -> None:
+    local_frame(spark, rows, schema).write.format("delta").mode("append").save(path)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str]:
@@ -217,6 +228,11 @@ def test_incidents_show_json_round_trips_the_row(
         INC_DEV, EVIL_PRINCIPAL, "2026-11-20T14:08:00+00:00"
     )
     assert row["scope"]["accounts"] == [ACCOUNT] and row["scope"]["instances"] is None
+    assert row["acknowledged_by"] == "alice"  # the UPDATE after the checkpoint
+    log = Path(lake) / INCIDENTS_TABLE / "_delta_log"
+    assert sorted(p.name for p in log.glob("*.checkpoint.parquet")) == [
+        "00000000000000000002.checkpoint.parquet"
+    ]
 
 
 def test_incidents_show_unknown_or_malformed_id(
