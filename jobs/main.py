@@ -52,8 +52,9 @@ def one_sentence(exc: BaseException) -> str:
 
 
 def needs_spark(argv: list[str]) -> bool:
-    """Whether ``<job> [options]`` has to run under spark-submit: False for help and usage
-    errors (plain Python prints them), for reading commands (``WITHOUT_SPARK``) and unknown jobs."""
+    """Whether ``<job> [options]`` has to run under spark-submit: False for every ``--help``,
+    unknown jobs, the reading commands (``WITHOUT_SPARK``) and their usage errors, which plain
+    Python prints."""
     if not argv or argv[0] not in JOBS or "-h" in argv or "--help" in argv:
         return False
     name, rest = argv[0], argv[1:]
