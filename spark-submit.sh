@@ -3,14 +3,14 @@
 #   ./spark-submit.sh <job> [--master URL] [job options]
 # Ships jobs/ and schemas/ as --py-files, adds the cached Delta (and, for s3a://, S3) jars,
 # and takes the master from --master, then SPARK_MASTER (default local[*]).
+# Commands that only read (alerts, incidents list|show), every --help and usage errors run as
+# plain Python without a JVM; jobs/main.py decides which (WITHOUT_SPARK, needs_spark).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${TRAILWARDEN_PYTHON:-$ROOT/.venv/bin/python}"
 [ -x "$PYTHON" ] || { echo "trailwarden: $PYTHON not found; run 'make setup' first." >&2; exit 2; }
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export TRAILWARDEN_HOME="$ROOT"  # conf/, schemas/ and detections/ for the driver
-
-"$PYTHON" -m jobs.runtime.jars java
 
 job="${1:-help}"; shift || true
 master="${SPARK_MASTER:-local[*]}"
@@ -22,13 +22,15 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-if [ "$job" = "help" ] || [ "$job" = "-h" ] || [ "$job" = "--help" ]; then
-  exec "$PYTHON" -m jobs.main help
-fi
 # The sample generator is plain Python (devtools/, never shipped to Spark): no JVM.
 if [ "$job" = "sample" ]; then
   exec "$PYTHON" -m devtools.sample ${args[@]+"${args[@]}"}
 fi
+if ! "$PYTHON" -m jobs.main --needs-spark "$job" ${args[@]+"${args[@]}"}; then
+  exec "$PYTHON" -m jobs.main "$job" ${args[@]+"${args[@]}"}
+fi
+
+"$PYTHON" -m jobs.runtime.jars java
 
 groups="delta"
 case " ${args[*]:-} " in *s3a://*) groups="delta s3" ;; esac

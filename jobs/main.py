@@ -1,12 +1,18 @@
 """Entry point for every job: ``spark-submit.sh <job> [options]`` runs ``jobs.main <job> ...``,
 which calls ``jobs.commands.<job>.main(options)``.
 
+Reading commands and every ``--help`` run as plain Python, without starting a JVM:
+``spark-submit.sh`` asks ``python -m jobs.main --needs-spark <job> [options]`` (``needs_spark``),
+and only the jobs that need Spark go through spark-submit.
+
 Errors reach the user as one sentence; ``TRAILWARDEN_DEBUG=1`` shows the traceback too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import logging
 import os
 import sys
@@ -21,6 +27,12 @@ JOBS = {  # job -> (module under jobs.commands, what it does)
     "remediate": "print an incident's fix plan, or --execute it",
     "alerts": "list alerts at a terminal",
     "sql": "Spark SQL prompt with the lakehouse tables as views",
+}
+# Jobs that only read tables (delta-rs, no JVM): job -> its read-only subcommands, or None when
+# every invocation only reads. The command module's parser picks the subcommand.
+WITHOUT_SPARK: dict[str, frozenset[str] | None] = {
+    "alerts": None,
+    "incidents": frozenset({"list", "show"}),
 }
 
 
@@ -39,8 +51,31 @@ def one_sentence(exc: BaseException) -> str:
     )
 
 
+def needs_spark(argv: list[str]) -> bool:
+    """Whether ``<job> [options]`` has to run under spark-submit: False for every ``--help``,
+    unknown jobs, the reading commands (``WITHOUT_SPARK``) and their usage errors, which plain
+    Python prints."""
+    if not argv or argv[0] not in JOBS or "-h" in argv or "--help" in argv:
+        return False
+    name, rest = argv[0], argv[1:]
+    if name not in WITHOUT_SPARK:
+        return True
+    subcommands = WITHOUT_SPARK[name]
+    if subcommands is None:
+        return False
+    module = importlib.import_module(f"jobs.commands.{name}")
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the plain run reports usage errors
+            return module.parse_args(rest).command not in subcommands
+    except SystemExit:  # a usage error: argparse says so without Spark
+        return False
+
+
 def main(argv: list[str]) -> int:
-    """Dispatch to the job named by ``argv[0]``."""
+    """Dispatch to the job named by ``argv[0]``; ``--needs-spark <job> ...`` exits 0 when that
+    invocation needs spark-submit and 1 when it runs as plain Python."""
+    if argv[:1] == ["--needs-spark"]:
+        return 0 if needs_spark(argv[1:]) else 1
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0 if argv else 2

@@ -14,7 +14,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+from schemas.severities import SEVERITIES as SEVERITIES  # re-exported; defined there
 
 ENTITY = StructType([StructField("type", StringType()), StructField("value", StringType())])
 

@@ -15,14 +15,15 @@ from pyspark.sql import functions as F
 
 from devtools.sample.cli import ATTACK
 from jobs import lakehouse
+from jobs.commands.alerts import alert_lines, select_alerts
 from jobs.commands.alerts import parse_args as alerts_args
-from jobs.commands.alerts import render, select_alerts
 from jobs.commands.detect import parse_args
 from jobs.detect.run import (
     retro_hunt,
     run_detections,
 )
 from jobs.enrich import Enrichment
+from jobs.runtime.delta_reader import read_rows
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
@@ -117,10 +118,10 @@ def test_routine_activity_raises_nothing_at_medium_or_above(spark: SparkSession,
 def test_alerts_cli_lists_the_attack(spark: SparkSession, lake: dict[str, Any]) -> None:
     path = lakehouse.ALERTS.path(lake["conf"]["lakehouse"])
     args = alerts_args(["--since", "all", "--severity", "critical"])
-    rows = select_alerts(spark.read.format("delta").load(path), args.since, args.severity, None,
-                         datetime.now(timezone.utc)).collect()
+    rows = select_alerts(read_rows(path, {}, {}) or [], args.since, args.severity, None,
+                         datetime.now(timezone.utc))
     assert rows and {r["severity"] for r in rows} == {"critical"}
-    assert render(rows[0].asDict(recursive=True)).startswith("CRITICAL ")
+    assert alert_lines(rows[0])[0].startswith("CRITICAL ")
 
 
 def test_rerun_leaves_alerts_unchanged(
