@@ -1,7 +1,8 @@
 -- Accepted flows from an instance to an address that a mining-pool domain resolved to for that
 -- instance, on any port: the lookup (as in mining_pool_lookup: the name asked or a CNAME target is
--- a pool) happened in this window or the hour before it (the YAML's lookback), no later than the
--- flow record's end. The flow is the instance's when the flow log names the instance, else when
+-- a pool) happened no later than the flow record's end and no earlier than an hour before the
+-- start of the flow's own detect window (the YAML's lookback), so the result does not depend on
+-- how many windows one evaluation covers. The flow is the instance's when the flow log names the instance, else when
 -- its source address asked the query in the same account (and the same VPC where both name it).
 WITH pools AS (
     SELECT domain AS pool, false AS with_subdomains FROM intel_mining_pool_domains
@@ -59,5 +60,8 @@ JOIN resolved AS r
         OR (f.srcaddr = r.srcaddr AND (f.vpc_id IS NULL OR r.vpc_id IS NULL OR f.vpc_id = r.vpc_id))
     )
     AND r.query_time <= coalesce(f.end_time, f.start_time + INTERVAL 10 MINUTES)
+    AND r.query_time >= timestamp_seconds(
+        floor(unix_seconds(f.start_time) / :window_seconds) * :window_seconds
+    ) - INTERVAL 1 HOUR
 WHERE f.action = 'ACCEPT'
     AND f.start_time >= :window_start AND f.start_time < :window_end
