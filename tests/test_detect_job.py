@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from devtools.sample.cli import ATTACK
+from devtools.sample.dnslogs import POOL_DOMAIN
 from jobs import lakehouse
 from jobs.commands.alerts import alert_lines, select_alerts
 from jobs.commands.alerts import parse_args as alerts_args
@@ -75,6 +76,9 @@ def test_mission_attack_raises_its_alerts(
         alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14): (
             "critical" if ATTACK.pool_ip in enrichment.intel["mining_pool_ips"] else "high"
         ),
+        # Resolver query logs: the miners resolve the pool at 14:08 and mine from 14:09.
+        alert_id("TW-DN-001", [ATTACK.account_id, POOL_DOMAIN], HOUR_14): "high",
+        alert_id("TW-DN-002", [ATTACK.account_id, ATTACK.pool_ip], HOUR_14): "critical",
     }
     missing = [a for a in expected if a not in alerts]
     assert not missing, f"missing alerts {missing}; have {[(a['detection_name'], a['title']) for a in alerts.values()]}"

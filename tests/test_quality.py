@@ -28,16 +28,13 @@ from jobs.quality.validate import (
 )
 from jobs.runtime.config import ConfigError
 from jobs.runtime.frames import local_frame
+from jobs.sources import SOURCES
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
 from schemas.guardduty import GUARDDUTY_FINDINGS
 from schemas.system import DQ_RESULTS
 from schemas.vpcflow import VPC_FLOWS
 
-CONTRACTS = {
-    "cloudtrail_events": CLOUDTRAIL_EVENTS,
-    "vpc_flows": VPC_FLOWS,
-    "guardduty_findings": GUARDDUTY_FINDINGS,
-}
+CONTRACTS = {source.view: source.table.schema for source in SOURCES}
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 RUN_ID = "run-dq-test"
 

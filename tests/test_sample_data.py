@@ -37,7 +37,17 @@ LAYOUT = {
         r"_\3\4\5T\d{4}Z_[0-9a-f]{8}\.log\.gz"
     ),
     "guardduty": re.compile(rf"AWSLogs/(\d{{12}})/GuardDuty/({REGION})/{DAY}/{UUID}\.jsonl\.gz"),
+    "dns": re.compile(
+        rf"AWSLogs/(\d{{12}})/vpcdnsquerylogs/(vpc-[0-9a-f]{{17}})/{DAY}/\1_vpcdnsquerylogs_\2"
+        r"_\3\4\5T\d{4}Z_[0-9a-f]{8}\.log\.gz"
+    ),
 }
+# Route 53 Resolver query-log fields (Route 53 Developer Guide, "Values that appear in VPC
+# Resolver query logs"); firewall_* appear only on queries a DNS Firewall rule matched.
+DNS_FIELDS = [
+    "version", "account_id", "region", "vpc_id", "query_timestamp", "query_name", "query_type",
+    "query_class", "rcode", "answers", "srcaddr", "srcport", "transport", "srcids",
+]  # fmt: skip
 # Flow-log field names AWS documents for versions 2-5.
 DOCUMENTED = {
     "version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
@@ -138,6 +148,7 @@ def test_every_file_follows_the_s3_delivery_layout(
         "cloudtrail_digest": summary.cloudtrail_digest.files,
         "vpcflow": summary.vpcflow.files,
         "guardduty": summary.guardduty.files,
+        "dns": summary.dns.files,
     }
     assert {k.split("/")[1] for k in files} == {"111122223333", "444455556666"}
 
@@ -153,6 +164,7 @@ def test_scale_zero_is_the_demo_size(landing: tuple[Path, Summary]) -> None:
     assert 3_000 <= summary.cloudtrail.records <= 8_000
     assert 5_000 <= summary.vpcflow.records <= 20_000
     assert summary.guardduty.records == 4
+    assert summary.dns.records == 1_520  # ~0.25 lookups per routine flow, plus 20 by the miners
 
 
 def test_cloudtrail_records_are_well_formed(
@@ -284,6 +296,60 @@ def test_attack_flows_mine_every_minute_after_launch(
     assert {r["dstaddr"] for r in ssh if r["action"] == "ACCEPT"} == set(ATTACK.private_ips)
 
 
+@pytest.fixture(scope="module")
+def queries(files: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
+    """Every Resolver query-log record with the key of the file holding it."""
+    return [
+        (key, json.loads(line))
+        for key, path in files.items()
+        if _source(key) == "dns"
+        for line in _lines(path)
+    ]
+
+
+def test_resolver_query_logs_are_well_formed(
+    landing: tuple[Path, Summary], queries: list[tuple[str, dict[str, Any]]],
+) -> None:
+    assert len(queries) == landing[1].dns.records
+    for key, record in queries:
+        match = LAYOUT["dns"].fullmatch(key)
+        assert match is not None
+        assert list(record) == DNS_FIELDS, key
+        assert (record["account_id"], record["vpc_id"]) == (match.group(1), match.group(2))
+        assert record["version"] == "1.100000" and record["query_class"] == "IN"
+        assert re.fullmatch(r"2026-11-20T\d\d:\d\d:\d\dZ", record["query_timestamp"])
+        stamp = key.rsplit("_", 2)[1]
+        assert record["query_timestamp"][11:16].replace(":", "") <= stamp[9:13]
+        assert record["query_name"].endswith(".") and record["srcport"].isdigit()
+        assert re.fullmatch(r"i-0[0-9a-f]{16}", record["srcids"]["instance"])
+        assert all(set(a) == {"Rdata", "Type", "Class"} for a in record["answers"])
+    codes = Counter(r["rcode"] for _, r in queries)
+    assert set(codes) == {"NOERROR", "NXDOMAIN"} and codes["NXDOMAIN"] >= 10
+    chains = [r for _, r in queries if [a["Type"] for a in r["answers"]][:1] == ["CNAME"]]
+    assert chains and all(c["answers"][-1]["Type"] == "A" for c in chains)
+
+
+def test_miners_resolve_the_pool_they_then_connect_to(
+    queries: list[tuple[str, dict[str, Any]]], flows: dict[str, list[dict[str, str]]],
+) -> None:
+    pool = [r for _, r in queries if "supportxmr" in r["query_name"]]
+    assert {r["srcids"]["instance"] for r in pool} == set(ATTACK.instance_ids)
+    assert {(r["srcaddr"], r["vpc_id"]) for r in pool} == {
+        (ip, ATTACK.vpc_id) for ip in ATTACK.private_ips}
+    a_records = [r for r in pool if r["query_type"] == "A"]
+    assert len(a_records) == 10 and all(
+        r["query_name"] == "pool.supportxmr.com." and r["answers"] == [
+            {"Rdata": ATTACK.pool_ip, "Type": "A", "Class": "IN"}] for r in a_records)
+    first_flow = min(
+        int(f["start"]) for f in flows[ATTACK.account_id] if f["dstaddr"] == ATTACK.pool_ip)
+    looked_up = max(
+        datetime.fromisoformat(r["query_timestamp"].replace("Z", "+00:00")) for r in pool)
+    assert ATTACK.run_instances < looked_up and looked_up.timestamp() < first_flow
+    routine = [r for _, r in queries if r not in pool]
+    assert not any(ATTACK.pool_ip == a["Rdata"] for r in routine for a in r["answers"])
+    assert not any(r["srcaddr"] in ATTACK.private_ips for r in routine)
+
+
 def test_guardduty_exports_a_routine_day_and_the_miner(findings: list[dict[str, Any]]) -> None:
     for found in findings:
         assert found["schemaVersion"] == "2.0" and found["service"]["serviceName"] == "guardduty"
@@ -363,6 +429,9 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
     assert summary.vpcflow.records == sum(
         len(_lines(p)) - 1 for k, p in part.items() if _source(k) == "vpcflow"
     )
+    assert 0 < summary.dns.records == sum(
+        len(_lines(p)) for k, p in part.items() if _source(k) == "dns"
+    ) < landing[1].dns.records
     with pytest.raises(ValueError, match="hours"):
         generate(tmp_path / "bad", hours=(15, 13))
 

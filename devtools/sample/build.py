@@ -14,6 +14,7 @@ from typing import Any
 from devtools.sample import attack
 from devtools.sample.actors import build_roster
 from devtools.sample.cloudtrail import region_stream, routine_slots, write_digests, write_trail
+from devtools.sample.dnslogs import QUERIES_PER_FLOW, Lookups, pool_lookups, write_query_log
 from devtools.sample.flowlogs import write_flow_log
 from devtools.sample.ground_truth import ATTACK
 from devtools.sample.guardduty import routine_exports, write_exports
@@ -92,7 +93,8 @@ def generate(
     workers: int = 1,
     hours: tuple[int, int] | None = None,
 ) -> Summary:
-    """Write one day of CloudTrail, flow logs and GuardDuty under ``out_dir`` (deterministic);
+    """Write one day of CloudTrail, flow logs, Resolver query logs and GuardDuty under ``out_dir``
+    (deterministic);
     with ``hours=(first, last)`` only the files delivered in those UTC hours."""
     plan = Plan.of(scale, day, seed, hours)
     log.info(
@@ -156,6 +158,16 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
                 fields=account.flow_fields,
                 timed=timed,
             )
+
+    ids = Ids(random.Random(f"{plan.seed}:{plan.day}:dns:{acct}"))
+    for site in account.sites:
+        for vpc in site.vpcs:
+            if vpc.vpc_id == ATTACK.vpc_id:
+                queries = pool_lookups(ids, clock, site)
+            else:
+                n = round(plan.flows * share * site.weight * QUERIES_PER_FLOW)
+                queries = Lookups(ids, site, vpc).queries(clock, n)
+            summary.dns += write_query_log(sink, ids, clock, acct, vpc.vpc_id, queries)
 
     ids = Ids(random.Random(f"{plan.seed}:{plan.day}:guardduty:{acct}"))
     exports = routine_exports(ids, clock, account)

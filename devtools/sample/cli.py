@@ -1,7 +1,8 @@
 """A deterministic sample AWS landing zone: ``python -m devtools.sample.cli --out DIR [--scale S]``.
 
-Writes one UTC day of CloudTrail (with digests), VPC Flow Logs and GuardDuty exports in the
-S3 delivery layout, with a root-key crypto-mining attack injected (ground truth: ``ATTACK``).
+Writes one UTC day of CloudTrail (with digests), VPC Flow Logs, Route 53 Resolver query logs and
+GuardDuty exports in the S3 delivery layout, with a root-key crypto-mining attack injected (ground
+truth: ``ATTACK``).
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ class Summary:
     cloudtrail_digest: Count = field(default_factory=Count)
     vpcflow: Count = field(default_factory=Count)
     guardduty: Count = field(default_factory=Count)
+    dns: Count = field(default_factory=Count)
 
     def merge(self, other: Summary) -> Summary:
         """The sum of two summaries."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from jobs.sources.base import LogSource
 from jobs.sources.cloudtrail import CLOUDTRAIL
+from jobs.sources.dns import DNS
 from jobs.sources.guardduty import GUARDDUTY
 from jobs.sources.vpcflow import VPCFLOW
 
-SOURCES: tuple[LogSource, ...] = (CLOUDTRAIL, VPCFLOW, GUARDDUTY)
+SOURCES: tuple[LogSource, ...] = (CLOUDTRAIL, VPCFLOW, GUARDDUTY, DNS)
 
 
 def by_name(name: str) -> LogSource:

@@ -59,6 +59,8 @@ def _coerce(value: Any, dtype: DataType) -> Any:
         return bool(value)
     if isinstance(dtype, ArrayType):
         return [_coerce(v, dtype.elementType) for v in value]
+    if isinstance(dtype, StructType) and isinstance(value, dict):
+        return tuple(_coerce(value.get(f.name), f.dataType) for f in dtype.fields)
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
