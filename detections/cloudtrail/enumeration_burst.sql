@@ -1,6 +1,44 @@
 -- Discovery: one principal makes many distinct read-only calls across many services within
--- :enum_bucket_seconds, or many refused (AccessDenied / UnauthorizedOperation) reads.
-WITH reads AS (
+-- :enum_bucket_seconds, or many refused (AccessDenied / UnauthorizedOperation) reads. A refused
+-- sts:AssumeRole of a role created within :role_propagation_seconds before is the caller waiting
+-- for IAM to propagate the new role's trust, not probing: it is not counted. The role is matched
+-- by ARN, or, when the event does not record the request (requestParameters null), by the
+-- caller having created a role itself in those seconds.
+WITH new_roles AS (
+    SELECT
+        actor_arn AS creator,
+        lower(coalesce(
+            get_json_object(response_elements, '$.role.arn'),
+            concat('arn:aws:iam::', coalesce(recipient_account_id, account_id), ':role',
+                coalesce(get_json_object(request_parameters, '$.path'), '/'),
+                get_json_object(request_parameters, '$.roleName'))
+        )) AS role_arn,
+        event_time AS created_at
+    FROM cloudtrail_events
+    WHERE event_source = 'iam.amazonaws.com' AND event_name = 'CreateRole' AND error_code IS NULL
+        AND event_time >= timestampadd(
+            SECOND, -(:enum_bucket_seconds + :role_propagation_seconds), :window_start
+        )
+        AND event_time < :window_end
+),
+
+retries AS (
+    SELECT DISTINCT a.event_id
+    FROM cloudtrail_events AS a
+    INNER JOIN new_roles AS n
+        ON (
+            lower(get_json_object(a.request_parameters, '$.roleArn')) = n.role_arn
+            OR (get_json_object(a.request_parameters, '$.roleArn') IS NULL AND a.actor_arn = n.creator)
+        )
+        AND a.event_time >= n.created_at
+        AND a.event_time <= timestampadd(SECOND, :role_propagation_seconds, n.created_at)
+    WHERE a.event_source = 'sts.amazonaws.com' AND a.event_name = 'AssumeRole'
+        AND a.error_code IS NOT NULL
+        AND a.event_time >= timestampadd(SECOND, -:enum_bucket_seconds, :window_start)
+        AND a.event_time < :window_end
+),
+
+reads AS (
     SELECT
         *,
         floor(unix_seconds(event_time) / :enum_bucket_seconds) AS bucket,
@@ -9,6 +47,7 @@ WITH reads AS (
         ) AS denied
     FROM cloudtrail_events
     WHERE actor_arn IS NOT NULL
+        AND event_id NOT IN (SELECT event_id FROM retries)
         AND ua_family NOT IN ('aws-service', 'aws-internal')
         AND (read_only OR event_name RLIKE '^(Describe|List|Get|Head|Search|Lookup)')
         AND event_time >= timestampadd(SECOND, -:enum_bucket_seconds, :window_start)

@@ -43,6 +43,8 @@ SELECT
     t.source_ip,
     t.instance_type,
     t.error_code,
+    CASE WHEN t.error_code IS NULL THEN 'launched' ELSE concat('launch attempted (refused: ', t.error_code, ')') END
+        AS outcome,
     transform(t.resp.instancesSet.items, i -> i.instanceId) AS instance_ids,
     flatten(transform(
         t.resp.instancesSet.items, i -> transform(i.networkInterfaceSet.items, n -> n.networkInterfaceId)

@@ -1,6 +1,8 @@
 -- One principal launches at least :burst_min_instances instances within a detect window.
 -- Instances are counted from the response (instancesSet.items) or, for a failed call, from the
--- request's maxCount/minCount, never by counting events.
+-- request's maxCount/minCount, never by counting events. When fewer than :burst_min_instances
+-- actually launched (the rest refused, e.g. VcpuLimitExceeded), the alert is an attempt: the
+-- title says "attempted" and the severity is medium, not high.
 WITH launches AS (
     SELECT
         *,
@@ -38,6 +40,9 @@ running AS (
     SELECT
         *,
         sum(instance_count) OVER (PARTITION BY actor_arn, bucket) AS total_instances,
+        sum(CASE WHEN error_code IS NULL THEN instance_count ELSE 0 END)
+            OVER (PARTITION BY actor_arn, bucket) AS launched_instances,
+        max(error_code) OVER (PARTITION BY actor_arn, bucket) AS refusal,
         sum(instance_count) OVER (
             PARTITION BY actor_arn, bucket ORDER BY event_time, event_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
@@ -57,6 +62,12 @@ SELECT
     access_key_id,
     source_ip,
     total_instances,
+    CASE WHEN launched_instances >= :burst_min_instances THEN 'launched' ELSE 'attempted' END AS outcome,
+    CASE
+        WHEN launched_instances >= :burst_min_instances OR refusal IS NULL THEN ''
+        ELSE concat(' (', total_instances - launched_instances, ' refused: ', refusal, ')')
+    END AS refusal_note,
+    CASE WHEN launched_instances >= :burst_min_instances THEN 'high' ELSE 'medium' END AS severity,
     coalesce(req.instanceType, resp.instancesSet.items[0].instanceType) AS instance_type,
     transform(resp.instancesSet.items, i -> i.instanceId) AS instance_ids,
     flatten(transform(

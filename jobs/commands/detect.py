@@ -19,6 +19,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--from", dest="start", help="retro-hunt start (ISO-8601, UTC)")
     parser.add_argument("--to", dest="end", help="retro-hunt end (ISO-8601, UTC)")
     parser.add_argument("--write", action="store_true", help="retro-hunt: MERGE what it finds")
+    parser.add_argument(
+        "--backfill", action="store_true",
+        help="evaluate all landed history a detection has not covered, not only "
+             "detect.initial_lookback",
+    )
     args = parser.parse_args(list(argv))
     hunt = [args.detection, args.start, args.end]
     if any(hunt) and not all(hunt):
@@ -32,6 +37,8 @@ def main(argv: Sequence[str]) -> int:
     """``spark-submit.sh detect``."""
     args = parse_args(argv)
     conf = config_from_args(args)
+    if args.backfill:
+        conf.setdefault("detect", {})["backfill"] = True
     spark = build_session(conf, "trailwarden-detect")
     run_id = new_run_id()
     enrichment = Enrichment.of(spark, conf)

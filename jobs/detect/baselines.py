@@ -54,6 +54,17 @@ BASELINE_SOURCES: dict[str, str] = {
         ).instancesSet.items) AS i
         LATERAL VIEW explode(i.networkInterfaceSet.items) AS n
         WHERE event_source = 'ec2.amazonaws.com' AND event_name = 'RunInstances'""",
+    "trail_bucket": """
+        SELECT get_json_object(request_parameters, '$.s3BucketName') AS subject,
+            regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0) AS value, event_time
+        FROM cloudtrail_events
+        WHERE event_source = 'cloudtrail.amazonaws.com' AND event_name IN ('CreateTrail', 'UpdateTrail')
+            AND error_code IS NULL""",
+    "trail_creator": """
+        SELECT actor_arn AS subject,
+            regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0) AS value, event_time
+        FROM cloudtrail_events
+        WHERE event_source = 'cloudtrail.amazonaws.com' AND event_name = 'CreateTrail' AND error_code IS NULL""",
 }
 
 

@@ -63,12 +63,22 @@ class Summary:
     new: int = 0
     changed: int = 0
     by_detection: dict[str, int] = field(default_factory=dict)
+    # First runs evaluate only ``detect.initial_lookback``: the landed events they left out.
+    skipped_from: datetime | None = None
+    skipped_to: datetime | None = None
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.detections} detections over {self.windows} windows: {self.alerts} alerts "
             f"({self.new} new, {self.changed} changed)"
         )
+        if self.skipped_from is not None and self.skipped_to is not None:
+            text += (
+                f"; NOT evaluated: events from {self.skipped_from:%Y-%m-%d %H:%M} to "
+                f"{self.skipped_to:%Y-%m-%d %H:%M} UTC, older than detect.initial_lookback before the "
+                "newest event (run `detect --backfill` to evaluate all landed history)"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Settings:
     lateness: timedelta
     initial_lookback: timedelta
     enrich_asn: bool
+    backfill: bool = False
 
     @classmethod
     def of(cls, conf: dict[str, Any]) -> Settings:
@@ -88,6 +99,7 @@ class Settings:
             parse_duration(detect.get("lateness", "15 minutes")),
             parse_duration(detect.get("initial_lookback", "30 days")),
             bool(detect.get("asn_enrichment", True)),
+            bool(detect.get("backfill", False)),
         )
 
 
@@ -166,12 +178,20 @@ def run_detections(
         versions = [c.versions.get(view) for d in catalog for c in state.get(d.id, {}).values()]
         if snap.version is not None and marks and any(v != snap.version for v in versions):
             late[view] = late_windows(spark, snap, min(marks), settings.window)
+    # A backfill evaluates every landed window a detection has not covered yet.
+    lookback = BACKFILL_LOOKBACK if settings.backfill else settings.initial_lookback
     pending = {
-        d.id: plan(d.source_tables, snaps, state.get(d.id, {}), late, settings.window, settings.initial_lookback)
+        d.id: plan(d.source_tables, snaps, state.get(d.id, {}), late, settings.window, lookback)
         for d in catalog
     }
     todo = [d for d in catalog if pending[d.id]]
     summary = Summary(detections=len(todo), windows=sum(len(p) for p in pending.values()))
+    summary.skipped_from, summary.skipped_to = _skipped(
+        [snaps[v] for d in todo if not state.get(d.id) for v in d.source_tables], lookback
+    )
+    if summary.skipped_from is not None:
+        log.warning("detect: first run evaluates only %s before the newest event; events since %s are "
+                    "not evaluated (detect --backfill evaluates them)", lookback, summary.skipped_from)
     if not todo:
         log.info("detect: nothing to evaluate (%d detections up to date)", len(catalog))
         return summary
@@ -214,6 +234,19 @@ def run_detections(
             release(df)
     log.info("detect: %s", summary)
     return summary
+
+
+BACKFILL_LOOKBACK = timedelta(days=36500)
+
+
+def _skipped(snaps: list[Snapshot], lookback: timedelta) -> tuple[datetime | None, datetime | None]:
+    """The landed events a first run leaves out: ``[oldest, newest - lookback)``, or Nones."""
+    live = [s for s in snaps if s.version is not None and s.min_time is not None and s.max_time is not None]
+    if not live:
+        return None, None
+    oldest = min(s.min_time for s in live if s.min_time is not None)
+    cutoff = max(s.max_time for s in live if s.max_time is not None) - lookback
+    return (oldest, cutoff) if oldest < cutoff else (None, None)
 
 
 def _record_runs(

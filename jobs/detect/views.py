@@ -30,6 +30,8 @@ BASELINE_KINDS: dict[str, tuple[str, str, str]] = {
     "access_key_usage": ("access_key_id", "", "string"),
     "access_key_asn": ("access_key_id", "asn", "int"),
     "eni_instance": ("eni", "instance_id", "string"),
+    "trail_bucket": ("bucket", "trail_name", "string"),
+    "trail_creator": ("actor_arn", "trail_name", "string"),
 }
 
 
