@@ -4,7 +4,9 @@ alerts into incidents (scope, remediation plan, fix tracking, reports)."""
 from __future__ import annotations
 
 import logging
+import os
 
+from jobs.delivery.settings import parse_destinations
 from jobs.ingest.run import run_ingest
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.session import build_session
@@ -13,11 +15,14 @@ log = logging.getLogger("trailwarden.pipeline")
 
 
 def main(argv: list[str]) -> int:
-    """``spark-submit.sh pipeline``: ingest, detect, print what was found."""
+    """``spark-submit.sh pipeline``: ingest, detect, incidents, notify; print what was found.
+
+Exit status 3 when the tables were written but a destination could not be reached."""
     parser = job_parser("pipeline", "Ingest new landing files, then run the detections.")
     parser.add_argument("--no-detect", action="store_true", help="ingest only")
     args = parser.parse_args(argv)
     conf = config_from_args(args)
+    destinations = parse_destinations(conf, os.environ)  # a bad destination fails before any work
     spark = build_session(conf, "trailwarden-pipeline")
     run_id = new_run_id()
     print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}")
@@ -33,4 +38,13 @@ def main(argv: list[str]) -> int:
 
             for line in run_incidents(spark, conf, run_id).lines():
                 print("  " + line)
+            if destinations:
+                from jobs.commands.notify import DELIVERY_FAILED
+                from jobs.delivery.run import run_notify
+
+                delivered = run_notify(spark, conf, destinations, run_id)
+                for line in delivered.lines():
+                    print("  " + line)
+                if delivered.failed:
+                    return DELIVERY_FAILED
     return 0

@@ -26,6 +26,7 @@ ALERTS_TABLE = "gold/alerts"
 INCIDENTS_TABLE = "gold/incidents"
 METRICS_TABLE = "gold/response_metrics"
 REPORTS_DIR = "reports"
+INCIDENTS_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 INCIDENT_ID = re.compile(r"INC-[0-9]{8}-[0-9a-f]{10}")
 
 
@@ -57,8 +58,11 @@ def read_silver(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFra
 
 
 def incidents_table(spark: SparkSession, lakehouse: str) -> DeltaTable:
-    """``gold/incidents``, created with its contract unless it exists."""
-    return tables.ensure_table(spark, path(lakehouse, INCIDENTS_TABLE), INCIDENTS)
+    """``gold/incidents``, created with its contract and the Change Data Feed on (which notify
+    reads) unless it exists."""
+    return tables.ensure_table(
+        spark, path(lakehouse, INCIDENTS_TABLE), INCIDENTS, None, INCIDENTS_PROPERTIES
+    )
 
 
 def merge_incidents(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -1,0 +1,166 @@
+"""The notify step: for each destination, read what changed since its cursor, plan, send, then
+record the outcomes and move the cursor in one commit. One destination's failure is reported and
+leaves the others, the tables and the run alone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from jobs import lakehouse as tables
+from jobs.delivery import feed, ledger, lifecycle
+from jobs.delivery.context import Context
+from jobs.delivery.destinations import module_for
+from jobs.delivery.escape import terminal
+from jobs.delivery.model import Delivery, Outcome
+from jobs.delivery.render import summary
+from jobs.delivery.settings import Destination
+
+log = logging.getLogger("trailwarden.notify")
+
+
+@dataclass
+class DestinationResult:
+    """What one destination got this run."""
+
+    name: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    planned: int = 0
+    cursor: int | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or any(o.status != "sent" for o in self.outcomes)
+
+    def lines(self) -> list[str]:
+        sent = sum(o.status == "sent" for o in self.outcomes)
+        head = f"notify {self.name}: {sent} sent"
+        if self.failed:
+            waiting = self.planned - sent
+            reason = self.error or next(o.error for o in self.outcomes if o.status != "sent")
+            head += f", FAILED ({terminal(reason)}); {waiting} kept for the next run"
+        elif self.cursor is not None:
+            head += f", cursor at version {self.cursor}"
+        out = [head]
+        for o in self.outcomes:
+            out.append(f"  {o.status:<6} {o.delivery.action:<8} {terminal(summary(o.delivery))}")
+        return out
+
+
+@dataclass
+class NotifySummary:
+    results: list[DestinationResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [r.name for r in self.results if r.failed]
+
+    def lines(self) -> list[str]:
+        return [line for r in self.results for line in r.lines()]
+
+
+def ledger_rows(
+    outcomes: Sequence[Outcome], cursor: tuple[str, str, int] | None, run_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Ledger rows for the outcomes, plus the cursor row ``(destination, source, version)``."""
+    rows = [
+        {
+            "destination": d.destination, "source": d.source, "object_id": d.object_id,
+            "action": d.action, "delivery_id": d.delivery_id, "table_version": d.table_version,
+            "severity": d.severity, "alert_count": d.alert_count, "attempt": d.attempt,
+            "status": o.status, "response": o.response, "error": o.error, "time": now,
+            "run_id": run_id,
+        }
+        for o in outcomes
+        for d in [o.delivery]
+    ]
+    if cursor:
+        name, source, version = cursor
+        rows.append({
+            "destination": name, "source": source, "object_id": "", "action": "cursor",
+            "delivery_id": "", "table_version": version, "severity": None, "alert_count": None,
+            "attempt": 1, "status": "committed", "response": None, "error": None, "time": now,
+            "run_id": run_id,
+        })
+    return rows
+
+
+def plan_destination(
+    spark: SparkSession, lakehouse: str, dest: Destination
+) -> tuple[list[Delivery], int] | None:
+    """The deliveries due to ``dest`` and the table version they reach, or None when its source
+    table does not exist yet."""
+    path = tables.table_path(lakehouse, dest.source)
+    if feed.table(spark, path) is None:
+        return None
+    feed.ensure_change_feed(spark, path)
+    source = feed.table(spark, path)
+    assert source is not None
+    until = feed.current_version(source)
+    cursor = ledger.read_cursor(spark, lakehouse, dest.name, dest.source)
+    after = feed.change_feed_start(source) if cursor is None else cursor
+    if cursor is not None and until <= after:
+        return [], after
+    states = feed.read_states(spark, path, dest.source, after, until, snapshot=cursor is None)
+    history = ledger.read_history(
+        spark, lakehouse, dest.name, dest.source, {s["object_id"] for s in states}
+    )
+    return lifecycle.plan(dest, states, history), until
+
+
+def notify_destination(
+    spark: SparkSession, conf: Mapping[str, Any], dest: Destination, run_id: str, now: datetime
+) -> DestinationResult:
+    """Plan, send and record for one destination."""
+    result = DestinationResult(dest.name)
+    planned = plan_destination(spark, conf["lakehouse"], dest)
+    if planned is None:
+        return result
+    batch, until = planned
+    result.planned = len(batch)
+    if batch:
+        result.outcomes = module_for(dest.type).deliver(dest, batch, Context(conf))
+    done = len(result.outcomes) == len(batch) and not result.failed
+    result.cursor = until if done else None
+    rows = ledger_rows(result.outcomes, (dest.name, dest.source, until) if done else None,
+                       run_id, now)
+    ledger.append(spark, conf["lakehouse"], rows)
+    return result
+
+
+def run_notify(
+    spark: SparkSession,
+    conf: Mapping[str, Any],
+    destinations: Sequence[Destination],
+    run_id: str,
+    now: datetime | None = None,
+) -> NotifySummary:
+    """Notify every destination; a failing one is reported, never raised."""
+    out = NotifySummary()
+    for dest in destinations:
+        try:
+            result = notify_destination(spark, conf, dest, run_id, now or datetime.now(UTC))
+        except Exception as exc:  # noqa: BLE001 - one destination never blocks the others
+            log.warning("notify %s failed: %s", dest.name, exc, exc_info=log.isEnabledFor(10))
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            result = DestinationResult(dest.name, error=f"{type(exc).__name__}: {text}")
+        out.results.append(result)
+    return out
+
+
+def send_test(conf: Mapping[str, Any], dest: Destination, now: datetime | None = None) -> Outcome:
+    """One clearly marked test message to ``dest`` (no tables read or written)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    delivery = Delivery(
+        dest.name, dest.source, f"test-{stamp}", "test",
+        lifecycle.delivery_id(dest.name, "test", stamp, "test", "info", None), 0, "info", None,
+        1, {"title": "trailwarden test message", "status": "test", "alert_time": now},
+    )
+    outcomes = module_for(dest.type).deliver(dest, [delivery], Context(conf))
+    return outcomes[0]
