@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -75,7 +75,7 @@ def main(argv: Sequence[str]) -> int:
         return 1
     rows = select_alerts(
         spark.read.format("delta").load(path), args.since, args.severity, args.detection,
-        datetime.now(timezone.utc),
+        datetime.now(UTC),
     ).limit(args.limit).collect()
     for row in rows:
         print(_json(row.asDict(recursive=True)) if args.json else render(row.asDict(recursive=True)))

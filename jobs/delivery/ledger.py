@@ -3,7 +3,7 @@ per object, and the append of a run's outcomes (one Delta commit per destination
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -24,34 +24,30 @@ def ledger(spark: SparkSession, lakehouse: str) -> DeltaTable:
     return tables.ensure_table(spark, path(lakehouse), DELIVERIES)
 
 
-def read_cursor(spark: SparkSession, lakehouse: str, destination: str, source: str) -> int | None:
-    """The last ``source`` version fully delivered to ``destination``, or None before its first."""
-    value = (
-        ledger(spark, lakehouse).toDF()
-        .where((F.col("destination") == destination) & (F.col("source") == source)
-               & (F.col("action") == "cursor"))
-        .agg(F.max("table_version")).collect()[0][0]
-    )
-    return None if value is None else int(value)
-
-
-def read_history(
-    spark: SparkSession, lakehouse: str, destination: str, source: str, ids: Collection[str]
+def read_rows(
+    spark: SparkSession, lakehouse: str, destination: str, source: str
 ) -> list[dict[str, Any]]:
-    """Every ledger row of ``destination`` about the objects ``ids``."""
-    if not ids:
-        return []
-    df = ledger(spark, lakehouse).toDF().where(
+    """Every ledger row of ``destination`` about ``source`` (its cursor rows included)."""
+    df = spark.read.format("delta").load(path(lakehouse)).where(
         (F.col("destination") == destination) & (F.col("source") == source)
-        & F.col("object_id").isin(sorted(ids))
     )
-    return [r.asDict() for r in df.collect()]
+    return [r.asDict() for r in df.drop("response", "error").collect()]
+
+
+def cursor_of(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """The last version fully delivered (the newest ``cursor`` row), or None before the first."""
+    versions = [int(r["table_version"]) for r in rows if r["action"] == "cursor"]
+    return max(versions) if versions else None
+
+
+def read_cursor(spark: SparkSession, lakehouse: str, destination: str, source: str) -> int | None:
+    """``cursor_of`` the destination's rows (for callers outside a run)."""
+    return cursor_of(read_rows(spark, lakehouse, destination, source))
 
 
 def append(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Append ``rows`` (DELIVERIES-shaped) in one commit."""
+    """Append ``rows`` (DELIVERIES-shaped) in one commit (the table exists: ``ledger``)."""
     if rows:
-        ledger(spark, lakehouse)
         local_frame(spark, rows, DELIVERIES).write.format("delta").mode("append").save(
             path(lakehouse)
         )

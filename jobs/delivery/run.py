@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from jobs import lakehouse as tables
@@ -91,46 +92,59 @@ def ledger_rows(
     return rows
 
 
-def plan_destination(
-    spark: SparkSession, lakehouse: str, dest: Destination
-) -> tuple[list[Delivery], int] | None:
-    """The deliveries due to ``dest`` and the table version they reach, or None when its source
-    table does not exist yet."""
-    path = tables.table_path(lakehouse, dest.source)
+@dataclass(frozen=True)
+class Source:
+    """A change-feed source as this run sees it: its table and the version it delivers up to."""
+
+    name: str
+    path: str
+    table: DeltaTable
+    until: int
+
+
+def open_source(spark: SparkSession, lakehouse: str, name: str) -> Source | None:
+    """The source table with its feed on (ALTERed once if needed), or None when it is absent."""
+    path = tables.table_path(lakehouse, name)
     if feed.table(spark, path) is None:
         return None
     feed.ensure_change_feed(spark, path)
-    source = feed.table(spark, path)
-    assert source is not None
-    until = feed.current_version(source)
-    cursor = ledger.read_cursor(spark, lakehouse, dest.name, dest.source)
-    after = feed.change_feed_start(source) if cursor is None else cursor
-    if cursor is not None and until <= after:
-        return [], after
-    states = feed.read_states(spark, path, dest.source, after, until, snapshot=cursor is None)
-    history = ledger.read_history(
-        spark, lakehouse, dest.name, dest.source, {s["object_id"] for s in states}
+    table = feed.table(spark, path)
+    assert table is not None
+    return Source(name, path, table, feed.current_version(table))
+
+
+def plan_destination(
+    spark: SparkSession, lakehouse: str, dest: Destination, source: Source
+) -> list[Delivery]:
+    """The deliveries due to ``dest`` up to ``source.until``."""
+    rows = ledger.read_rows(spark, lakehouse, dest.name, dest.source)
+    cursor = ledger.cursor_of(rows)
+    after = feed.change_feed_start(source.table) if cursor is None else cursor
+    if cursor is not None and source.until <= after:
+        return []
+    states = feed.read_states(
+        spark, source.path, dest.source, after, source.until, snapshot=cursor is None
     )
-    return lifecycle.plan(dest, states, history), until
+    ids = {s["object_id"] for s in states}
+    return lifecycle.plan(dest, states, [r for r in rows if r["object_id"] in ids])
 
 
 def notify_destination(
-    spark: SparkSession, conf: Mapping[str, Any], dest: Destination, run_id: str, now: datetime
+    spark: SparkSession, conf: Mapping[str, Any], dest: Destination, source: Source | None,
+    run_id: str, now: datetime,
 ) -> DestinationResult:
-    """Plan, send and record for one destination."""
+    """Plan, send and record for one destination (nothing while its source is absent)."""
     result = DestinationResult(dest.name)
-    planned = plan_destination(spark, conf["lakehouse"], dest)
-    if planned is None:
+    if source is None:
         return result
-    batch, until = planned
+    batch = plan_destination(spark, conf["lakehouse"], dest, source)
     result.planned = len(batch)
     if batch:
         result.outcomes = module_for(dest.type).deliver(dest, batch, Context(conf))
     done = len(result.outcomes) == len(batch) and not result.failed
-    result.cursor = until if done else None
-    rows = ledger_rows(result.outcomes, (dest.name, dest.source, until) if done else None,
-                       run_id, now)
-    ledger.append(spark, conf["lakehouse"], rows)
+    result.cursor = source.until if done else None
+    cursor = (dest.name, dest.source, source.until) if done else None
+    ledger.append(spark, conf["lakehouse"], ledger_rows(result.outcomes, cursor, run_id, now))
     return result
 
 
@@ -143,9 +157,15 @@ def run_notify(
 ) -> NotifySummary:
     """Notify every destination; a failing one is reported, never raised."""
     out = NotifySummary()
+    ledger.ledger(spark, conf["lakehouse"])
+    sources: dict[str, Source | None] = {}
     for dest in destinations:
         try:
-            result = notify_destination(spark, conf, dest, run_id, now or datetime.now(UTC))
+            if dest.source not in sources:
+                sources[dest.source] = open_source(spark, conf["lakehouse"], dest.source)
+            result = notify_destination(
+                spark, conf, dest, sources[dest.source], run_id, now or datetime.now(UTC)
+            )
         except Exception as exc:  # noqa: BLE001 - one destination never blocks the others
             log.warning("notify %s failed: %s", dest.name, exc, exc_info=log.isEnabledFor(10))
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

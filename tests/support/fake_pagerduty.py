@@ -1,5 +1,6 @@
 """A PagerDuty Events API v2 stand-in: validates events as the API documents them, answers 202
-with the dedup_key, and holds one alert per dedup_key (triggered, then resolved) as PagerDuty does."""
+with the dedup_key, and holds one alert per dedup_key (triggered, then resolved) as PagerDuty
+does."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ Every value from the data is escaped for mrkdwn (``jobs.delivery.escape.slack``)
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.error import URLError
@@ -49,8 +48,8 @@ def blocks(delivery: Delivery, link: str | None) -> list[dict[str, Any]]:
         fields += [_field("Alerts", facts["alerts"]), _field("Remediation", facts["remediation"])]
     out.append({"type": "section", "fields": fields[:10]})
     entities = ", ".join(facts["resources"][:8]) or "-"
-    out.append({"type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Top entities*\n{slack(one_line(entities, 2000))}"}})
+    text = f"*Top entities*\n{slack(one_line(entities, 2000))}"
+    out.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if link:
         out.append({"type": "context",
                     "elements": [{"type": "mrkdwn", "text": f"Report: {slack(link)}"}]})
@@ -69,7 +68,7 @@ def deliver(dest: Destination, batch: Sequence[Delivery], context: Context) -> l
         link = context.link(delivery, dest.settings)
         try:
             response = client.send(text=slack(summary(delivery)), blocks=blocks(delivery, link))
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise Retryable("no answer in time") from None
         except (URLError, ConnectionError, OSError) as exc:
             raise Retryable(f"connection failed ({type(exc).__name__})") from None

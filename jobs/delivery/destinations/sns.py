@@ -18,7 +18,9 @@ from jobs.runtime.aws import sns_client
 
 SCHEMA: dict[str, Any] = {
     "properties": {
-        "topic_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$"},
+        "topic_arn": {
+            "type": "string", "pattern": r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$"
+        },
     },
     "required": ["topic_arn"],
 }
@@ -62,7 +64,8 @@ def deliver(dest: Destination, batch: Sequence[Delivery], context: Context) -> l
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in THROTTLED or status >= 500:
                 raise Retryable(f"SNS {code or status}") from None
-            raise DeliveryError(f"SNS {code}: {exc.response.get('Error', {}).get('Message')}") from None
+            message = exc.response.get("Error", {}).get("Message")
+            raise DeliveryError(f"SNS {code}: {message}") from None
         except BotoCoreError as exc:
             raise Retryable(f"SNS unreachable ({type(exc).__name__})") from None
         return f"MessageId {answer.get('MessageId')}"
