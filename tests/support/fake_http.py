@@ -1,6 +1,7 @@
 """A recording HTTP server on 127.0.0.1 (http.server in a thread) for the delivery tests, with
 faults queued per request: 429 with Retry-After, 500, a slow answer, a dropped connection, or
-SIGKILL of a process (the notify run under test) once the request is recorded."""
+SIGKILL of a process (the notify run under test) once the request is recorded and processed,
+before the answer is sent."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class FakeServer:
                 owner.requests.append(request)
                 fault = owner.faults.popleft() if owner.faults else None
                 if fault and fault.kind in ("drop", "kill"):
-                    if fault.kind == "kill":
+                    if fault.kind == "kill":  # the receiver processes it; the sender dies
+                        owner.respond(request)
                         owner.pid_ready.wait(30)
                         assert owner.kill_pid is not None
                         os.kill(owner.kill_pid, signal.SIGKILL)
