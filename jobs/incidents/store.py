@@ -138,7 +138,7 @@ def write_metrics(spark: SparkSession, lakehouse: str, rows: Sequence[Mapping[st
 
 def write_text(lakehouse: str, relative: str, text: str, conf: Mapping[str, Any]) -> str:
     """Write ``text`` to ``<lakehouse>/<relative>`` (local path or s3a:// via boto3); return it."""
-    target = f"{tables.rstrip('/')}/{relative}"
+    target = f"{lakehouse.rstrip('/')}/{relative}"
     if target.startswith(("s3a://", "s3://")):
         from jobs.runtime.aws import s3_client
 
