@@ -7,6 +7,8 @@ LANDING ?= sample/landing
 LAKEHOUSE ?= lakehouse
 SCALE ?= 0.1
 BENCH_ARGS ?=
+# Extra pipeline options for make demo, e.g. destinations (docs/alerting.md).
+DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test sql bench lint refresh-asn clean
@@ -30,7 +32,7 @@ $(LANDING):
 	$(PY) -m devtools.sample --out $(LANDING)
 
 demo: setup $(LANDING) ## set up, then run the whole pipeline on the bundled sample
-	./spark-submit.sh pipeline --landing $(LANDING) --lakehouse $(LAKEHOUSE)
+	./spark-submit.sh pipeline --landing $(LANDING) --lakehouse $(LAKEHOUSE) $(DEMO_ARGS)
 
 test: setup ## set up, then run the test suite
 	$(PY) -m pytest -q

@@ -13,6 +13,7 @@ from schemas.alerts import BASELINES as BASELINES_SCHEMA
 from schemas.alerts import DETECTION_RUNS as DETECTION_RUNS_SCHEMA
 from schemas.incidents import INCIDENTS as INCIDENTS_SCHEMA
 from schemas.incidents import RESPONSE_METRICS as RESPONSE_METRICS_SCHEMA
+from schemas.system import DELIVERIES as DELIVERIES_SCHEMA
 from schemas.system import DQ_RESULTS as DQ_RESULTS_SCHEMA
 from schemas.system import INGEST_RUNS as INGEST_RUNS_SCHEMA
 from schemas.system import INGESTED_FILES as INGESTED_FILES_SCHEMA
@@ -26,17 +27,18 @@ QUARANTINE = Table("quarantine", QUARANTINE_SCHEMA)
 INGESTED_FILES = Table("_system/ingested_files", INGESTED_FILES_SCHEMA)
 INGEST_RUNS = Table("_system/ingest_runs", INGEST_RUNS_SCHEMA)
 DQ_RESULTS = Table("_system/dq_results", DQ_RESULTS_SCHEMA)
+DELIVERIES = Table("_system/deliveries", DELIVERIES_SCHEMA)
 
 ALERTS = Table("gold/alerts", ALERTS_SCHEMA, properties=CHANGE_FEED)
 DETECTION_RUNS = Table("gold/detection_runs", DETECTION_RUNS_SCHEMA)
 BASELINES = Table("gold/baselines/first_seen", BASELINES_SCHEMA, ("kind",))
-INCIDENTS = Table("gold/incidents", INCIDENTS_SCHEMA)
+INCIDENTS = Table("gold/incidents", INCIDENTS_SCHEMA, properties=CHANGE_FEED)
 RESPONSE_METRICS = Table("gold/response_metrics", RESPONSE_METRICS_SCHEMA)
 
 # What ingest creates before its first write.
 INGEST_TABLES: tuple[Table, ...] = SILVER + (QUARANTINE, INGESTED_FILES, INGEST_RUNS, DQ_RESULTS)
 TABLES: tuple[Table, ...] = INGEST_TABLES + (
-    ALERTS, DETECTION_RUNS, BASELINES, INCIDENTS, RESPONSE_METRICS,
+    ALERTS, DETECTION_RUNS, BASELINES, INCIDENTS, RESPONSE_METRICS, DELIVERIES,
 )
 
 

@@ -19,12 +19,13 @@ import sys
 import traceback
 
 JOBS = {  # job -> (module under jobs.commands, what it does)
-    "pipeline": "ingest new files, run the detections, then group alerts into incidents",
+    "pipeline": "ingest new files, run the detections, group alerts into incidents, notify",
     "ingest": "ingest new landing files into the Delta tables",
     "detect": "run the detections incrementally (or a retro-hunt)",
     "incidents": "group alerts into incidents; list, show, ack or resolve one",
     "report": "write incident reports and the response metrics",
     "remediate": "print an incident's fix plan, or --execute it",
+    "notify": "send new and changed incidents or alerts to the configured destinations",
     "alerts": "list alerts at a terminal",
     "sql": "Spark SQL prompt with the lakehouse tables as views",
 }

@@ -19,11 +19,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from jobs import lakehouse as tables
-from jobs.detect.run import ALERTS_TABLE
-from jobs.incidents.store import INCIDENTS_TABLE
+from jobs import lakehouse
 from jobs.main import main as dispatch
 from jobs.runtime import delta_reader
+from jobs.runtime.delta import Table
 from jobs.runtime.frames import local_frame
 from schemas.alerts import ALERTS
 from schemas.incidents import INCIDENTS
@@ -85,12 +84,13 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> str:
     gold/incidents as a long-lived one looks: a checkpoint (every 2nd commit here), then an
     UPDATE (an acknowledgement) in the JSON log after it."""
     root = str(tmp_path_factory.mktemp("terminal-lake"))
-    alerts_path = tables.table_path(root, ALERTS_TABLE)
-    tables.ensure_table(spark, alerts_path, ALERTS)
+    alerts_path = lakehouse.ALERTS.path(root)
+    lakehouse.ALERTS.ensure(spark, root)
     append(spark, alerts_path, ALERTS, alert_rows(datetime.now(UTC)))
-    incidents_path = tables.table_path(root, INCIDENTS_TABLE)
-    table = tables.ensure_table(spark, incidents_path, INCIDENTS,
-                                properties={"delta.checkpointInterval": "2"})
+    incidents_path = lakehouse.INCIDENTS.path(root)
+    checkpointed = Table(lakehouse.INCIDENTS.name, INCIDENTS,
+                         properties={"delta.checkpointInterval": "2"})
+    table = checkpointed.ensure(spark, root)
     for row in INCIDENT_ROWS:
         append(spark, incidents_path, INCIDENTS, [row])
     table.update(F.col("incident_id") == INC_DEV, {"acknowledged_by": F.lit("alice")})
@@ -129,9 +129,10 @@ ALL_ALERTS = [
 
 
 def test_table_names_agree_with_the_spark_side() -> None:
-    assert (delta_reader.ALERTS, delta_reader.INCIDENTS) == (ALERTS_TABLE, INCIDENTS_TABLE)
-    assert delta_reader.table_uri("s3a://b/p/", ALERTS_TABLE) == tables.table_path("s3a://b/p/",
-                                                                                   ALERTS_TABLE)
+    assert (delta_reader.ALERTS, delta_reader.INCIDENTS) == (
+        lakehouse.ALERTS.name, lakehouse.INCIDENTS.name)
+    assert delta_reader.table_uri("s3a://b/p/", delta_reader.ALERTS) == lakehouse.ALERTS.path(
+        "s3a://b/p/")
 
 
 def test_alerts_lists_every_alert_with_control_characters_escaped(
@@ -229,7 +230,7 @@ def test_incidents_show_json_round_trips_the_row(
     )
     assert row["scope"]["accounts"] == [ACCOUNT] and row["scope"]["instances"] is None
     assert row["acknowledged_by"] == "alice"  # the UPDATE after the checkpoint
-    log = Path(lake) / INCIDENTS_TABLE / "_delta_log"
+    log = Path(lake) / lakehouse.INCIDENTS.name / "_delta_log"
     assert sorted(p.name for p in log.glob("*.checkpoint.parquet")) == [
         "00000000000000000002.checkpoint.parquet"
     ]
@@ -259,7 +260,7 @@ def test_alerts_and_incidents_read_an_s3a_lakehouse(
 ) -> None:
     s3 = moto.client("s3")
     s3.create_bucket(Bucket="terminal-lake")
-    for name in (ALERTS_TABLE, INCIDENTS_TABLE):
+    for name in (lakehouse.ALERTS.name, lakehouse.INCIDENTS.name):
         upload_tree(s3, Path(lake) / name, "terminal-lake", f"tw/{name}/")
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(key)

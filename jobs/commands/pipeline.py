@@ -4,7 +4,10 @@ alerts into incidents (scope, remediation plan, fix tracking, reports)."""
 from __future__ import annotations
 
 import logging
+import os
 
+from jobs.delivery.run import DELIVERY_FAILED, run_notify
+from jobs.delivery.settings import parse_destinations
 from jobs.detect.run import run_detections
 from jobs.enrich import Enrichment
 from jobs.incidents.run import run_incidents
@@ -16,11 +19,14 @@ log = logging.getLogger("trailwarden.pipeline")
 
 
 def main(argv: list[str]) -> int:
-    """``spark-submit.sh pipeline``: ingest, detect, print what was found."""
+    """``spark-submit.sh pipeline``: ingest, detect, incidents, notify; print what was found.
+    Exit status 3 (``DELIVERY_FAILED``) when the tables were written but a destination could
+    not be reached."""
     parser = job_parser("pipeline", "Ingest new landing files, then run the detections.")
     parser.add_argument("--no-detect", action="store_true", help="ingest only")
     args = parser.parse_args(argv)
     conf = config_from_args(args)
+    destinations = parse_destinations(conf, os.environ)  # a bad destination fails before any work
     spark = build_session(conf, "trailwarden-pipeline")
     run_id = new_run_id()
     print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}")
@@ -34,6 +40,12 @@ def main(argv: list[str]) -> int:
         if conf.get("incidents", {}).get("enabled", True):
             for line in run_incidents(spark, conf, run_id, enrichment).lines():
                 print("  " + line)
+        if destinations:
+            delivered = run_notify(spark, conf, destinations, run_id)
+            for line in delivered.lines():
+                print("  " + line)
+            if delivered.failed:
+                return DELIVERY_FAILED
     finally:
         enrichment.release()
     return 0

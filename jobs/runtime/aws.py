@@ -22,3 +22,21 @@ def s3_client(conf: dict[str, Any]) -> Any:
         region_name=s3.get("region") or None,
         config=Config(s3={"addressing_style": style}, retries={"mode": "standard"}),
     )
+
+
+def sns_client(conf: dict[str, Any], region: str | None = None) -> Any:
+    """An SNS client for ``region`` (a topic's region; else AWS_REGION and the AWS defaults).
+
+    Endpoints honour ``AWS_ENDPOINT_URL_SNS`` / ``AWS_ENDPOINT_URL`` as the AWS SDKs do. One
+    attempt per call: the delivery step owns retries (jobs/delivery/retry.py).
+    """
+    import boto3
+    from botocore.config import Config
+
+    timeout = float((conf.get("sns", {}) or {}).get("timeout_seconds", 10))
+    return boto3.client(
+        "sns",
+        region_name=region or None,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"},
+                      connect_timeout=timeout, read_timeout=timeout),
+    )
