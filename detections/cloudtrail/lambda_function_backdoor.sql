@@ -1,8 +1,10 @@
 -- Lambda functions changed to run an intruder's code or opened to callers outside the account:
 -- AddPermission whose principal is "*" or an outside account (high; :trusted_accounts are not
 -- outside), and UpdateFunctionCode or UpdateFunctionConfiguration adding layers by a principal
--- that has not changed function code or configuration before (no successful call of the same
--- API at least :warmup_hours earlier, in the baseline or the data; medium). Refused calls are
+-- that has not made that call before (no successful call of the same API at least
+-- :warmup_hours earlier, in the baseline or the data; medium). Deployments are routine CI work,
+-- so novelty is judged only for principals with :warmup_hours of history (as
+-- new_sdk_for_principal does): a first run does not flag every deployer. Refused calls are
 -- attempts, one step lower.
 WITH calls AS (
     SELECT
@@ -33,6 +35,16 @@ known AS (
     GROUP BY 1, 2
 ),
 
+actor_history AS (
+    SELECT actor_arn, min(first_at) AS first_at
+    FROM (
+        SELECT actor_arn, min(first_seen) AS first_at FROM baseline_principal_event GROUP BY actor_arn
+        UNION ALL
+        SELECT actor_arn, min(event_time) AS first_at FROM cloudtrail_events GROUP BY actor_arn
+    ) AS h
+    GROUP BY actor_arn
+),
+
 judged AS (
     SELECT
         c.*,
@@ -48,11 +60,13 @@ judged AS (
                 END
         END AS grantee,
         coalesce(least(k.first_seen, s.first_at), k.first_seen, s.first_at, c.event_time)
-            > timestampadd(HOUR, -:warmup_hours, c.event_time) AS new_for_actor,
+            > timestampadd(HOUR, -:warmup_hours, c.event_time)
+            AND coalesce(h.first_at <= timestampadd(HOUR, -:warmup_hours, c.event_time), FALSE) AS new_for_actor,
         size(from_json(get_json_object(c.request_parameters, '$.layers'), 'array<string>')) > 0 AS sets_layers
     FROM calls AS c
     LEFT JOIN seen AS s ON c.actor_arn = s.actor_arn AND c.api = s.api
     LEFT JOIN known AS k ON c.actor_arn = k.actor_arn AND c.api = k.api
+    LEFT JOIN actor_history AS h ON c.actor_arn = h.actor_arn
     WHERE c.event_time >= :window_start AND c.event_time < :window_end
 )
 

@@ -1,14 +1,17 @@
 -- One principal reads many secrets within a window: distinct Secrets Manager secrets
 -- (GetSecretValue, BatchGetSecretValue's secretIdList) and SSM parameters read with decryption
--- (GetParameter, GetParameters, GetParametersByPath). Medium at :secrets_min_distinct or more;
--- also medium at :secrets_min_distinct_new or more when the principal had not read secrets
--- before (no successful read at least :warmup_hours earlier, in the baseline or the data), and a
--- BatchGetSecretValue by filter (every secret matching a tag or name) by such a principal.
--- High when both thresholds hold. Refused reads count as attempts (title says so, medium).
+-- (GetParameter, GetParameters, GetParametersByPath).
+--   * medium at :secrets_min_distinct or more (absolute); high when the principal had never
+--     read a secret before the window (baseline or data);
+--   * medium at :secrets_min_distinct_new or more secrets it had not read before (its
+--     principal_secret baseline within :baseline_days, or the data before the window), once the
+--     principal has :warmup_hours of secret-reading history: against its own baseline;
+--   * medium for a BatchGetSecretValue by filter (every secret matching a tag or name).
+-- Refused reads are attempts (the title says so). Reads by infrastructure-as-code tools are not
+-- counted: they read every secret they manage on each plan or refresh.
 WITH reads AS (
     SELECT
         *,
-        concat(event_source, ':', event_name) AS event_key,
         floor(unix_seconds(event_time) / :window_seconds) AS bucket,
         CASE
             WHEN event_name = 'GetSecretValue' THEN array(get_json_object(request_parameters, '$.secretId'))
@@ -23,7 +26,6 @@ WITH reads AS (
         event_name = 'BatchGetSecretValue' AND get_json_object(request_parameters, '$.secretIdList') IS NULL AS by_filter
     FROM cloudtrail_events
     WHERE actor_arn IS NOT NULL
-        -- Infrastructure-as-code tools read every secret they manage on each plan or refresh.
         AND ua_family NOT IN ('aws-service', 'aws-internal', 'terraform', 'cloudformation')
         AND (
             (event_source = 'secretsmanager.amazonaws.com' AND event_name IN ('GetSecretValue', 'BatchGetSecretValue'))
@@ -33,69 +35,89 @@ WITH reads AS (
         )
 ),
 
-history AS (
-    SELECT actor_arn, min(event_time) AS first_at
-    FROM reads
-    WHERE error_code IS NULL
-    GROUP BY actor_arn
-),
-
+-- Every (principal, secret) read successfully, with when: the baseline and the data.
 known AS (
-    SELECT actor_arn, min(first_seen) AS first_seen
-    FROM baseline_principal_event
-    WHERE event_key IN (
-        'secretsmanager.amazonaws.com:GetSecretValue', 'secretsmanager.amazonaws.com:BatchGetSecretValue',
-        'ssm.amazonaws.com:GetParameter', 'ssm.amazonaws.com:GetParameters',
-        'ssm.amazonaws.com:GetParametersByPath'
-    )
-        AND last_seen >= timestampadd(DAY, -:baseline_days, :window_start)
+    SELECT actor_arn, secret, first_seen AS read_at
+    FROM baseline_principal_secret
+    WHERE last_seen >= timestampadd(DAY, -:baseline_days, :window_start)
+    UNION ALL
+    SELECT actor_arn, name AS secret, event_time AS read_at
+    FROM reads LATERAL VIEW explode(names) n AS name
+    WHERE error_code IS NULL
+),
+
+history AS (
+    SELECT actor_arn, min(read_at) AS first_read
+    FROM known
     GROUP BY actor_arn
 ),
 
-windowed AS (
-    SELECT
-        r.*,
-        coalesce(least(k.first_seen, h.first_at), k.first_seen, h.first_at, r.event_time)
-            > timestampadd(HOUR, -:warmup_hours, r.event_time) AS new_reader
-    FROM reads AS r
-    LEFT JOIN history AS h ON r.actor_arn = h.actor_arn
-    LEFT JOIN known AS k ON r.actor_arn = k.actor_arn
+names_read AS (
+    SELECT r.actor_arn, r.bucket, name
+    FROM reads AS r LATERAL VIEW explode(r.names) n AS name
     WHERE r.event_time >= :window_start AND r.event_time < :window_end
+),
+
+novel AS (
+    SELECT n.actor_arn, n.bucket, count(DISTINCT n.name) AS new_secrets
+    FROM names_read AS n
+    LEFT ANTI JOIN known AS k
+        ON n.actor_arn = k.actor_arn AND n.name = k.secret
+        AND k.read_at < timestamp_seconds(n.bucket * :window_seconds)
+    GROUP BY n.actor_arn, n.bucket
 ),
 
 per_actor AS (
     SELECT
-        actor_arn,
-        bucket,
-        size(array_distinct(flatten(collect_list(names)))) AS secrets,
-        bool_or(by_filter AND new_reader) AS new_filter_batch,
-        bool_and(new_reader) AS new_reader,
-        bool_and(error_code IS NOT NULL) AS all_refused
-    FROM windowed
-    GROUP BY actor_arn, bucket
+        r.actor_arn,
+        r.bucket,
+        size(array_distinct(flatten(collect_list(r.names)))) AS secrets,
+        bool_or(r.by_filter) AS filter_batch,
+        bool_and(r.error_code IS NOT NULL) AS all_refused,
+        min(r.event_time) AS first_at
+    FROM reads AS r
+    WHERE r.event_time >= :window_start AND r.event_time < :window_end
+    GROUP BY r.actor_arn, r.bucket
+),
+
+judged AS (
+    SELECT
+        p.*,
+        coalesce(v.new_secrets, 0) AS new_secrets,
+        h.first_read IS NULL OR h.first_read >= timestamp_seconds(p.bucket * :window_seconds) AS first_reader,
+        coalesce(h.first_read <= timestampadd(HOUR, -:warmup_hours, timestamp_seconds(p.bucket * :window_seconds)), FALSE) AS seasoned
+    FROM per_actor AS p
+    LEFT JOIN novel AS v ON p.actor_arn = v.actor_arn AND p.bucket = v.bucket
+    LEFT JOIN history AS h ON p.actor_arn = h.actor_arn
 )
 
 SELECT
-    w.event_time,
-    w.event_id AS evidence_id,
-    w.source_file,
-    w.record_index,
-    w.account_id,
-    w.aws_region AS region,
-    w.principal_arn,
-    w.actor_arn,
-    w.access_key_id,
-    w.source_ip,
-    p.secrets,
-    CASE WHEN p.new_reader THEN ', which had not read secrets before' ELSE '' END AS novelty,
-    CASE WHEN p.all_refused THEN 'attempted to read' ELSE 'read' END AS outcome,
+    r.event_time,
+    r.event_id AS evidence_id,
+    r.source_file,
+    r.record_index,
+    r.account_id,
+    r.aws_region AS region,
+    r.principal_arn,
+    r.actor_arn,
+    r.access_key_id,
+    r.source_ip,
+    j.secrets,
     CASE
-        WHEN p.all_refused THEN 'medium'
-        WHEN p.secrets >= :secrets_min_distinct AND p.new_reader THEN 'high'
+        WHEN j.first_reader THEN ', which had never read secrets'
+        WHEN j.seasoned AND j.new_secrets >= :secrets_min_distinct_new THEN concat(', ', j.new_secrets, ' of them new to it')
+        ELSE ''
+    END AS novelty,
+    CASE WHEN j.all_refused THEN 'attempted to read' ELSE 'read' END AS outcome,
+    CASE
+        WHEN NOT j.all_refused AND j.secrets >= :secrets_min_distinct AND j.first_reader THEN 'high'
         ELSE 'medium'
     END AS severity
-FROM windowed AS w
-INNER JOIN per_actor AS p ON w.actor_arn = p.actor_arn AND w.bucket = p.bucket
-WHERE p.secrets >= :secrets_min_distinct
-    OR (p.new_reader AND p.secrets >= :secrets_min_distinct_new)
-    OR p.new_filter_batch
+FROM reads AS r
+INNER JOIN judged AS j ON r.actor_arn = j.actor_arn AND r.bucket = j.bucket
+WHERE r.event_time >= :window_start AND r.event_time < :window_end
+    AND (
+        j.secrets >= :secrets_min_distinct
+        OR (j.seasoned AND j.new_secrets >= :secrets_min_distinct_new)
+        OR j.filter_batch
+    )

@@ -65,6 +65,18 @@ BASELINE_SOURCES: dict[str, str] = {
             regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0) AS value, event_time
         FROM cloudtrail_events
         WHERE event_source = 'cloudtrail.amazonaws.com' AND event_name = 'CreateTrail' AND error_code IS NULL""",
+    "principal_secret": """
+        SELECT actor_arn AS subject, secret AS value, event_time
+        FROM cloudtrail_events
+        LATERAL VIEW explode(CASE
+            WHEN event_name = 'GetSecretValue' THEN array(get_json_object(request_parameters, '$.secretId'))
+            WHEN event_name = 'GetParameter' THEN array(get_json_object(request_parameters, '$.name'))
+            ELSE from_json(coalesce(get_json_object(request_parameters, '$.names'),
+                get_json_object(request_parameters, '$.secretIdList')), 'array<string>')
+        END) s AS secret
+        WHERE error_code IS NULL AND (
+            (event_source = 'secretsmanager.amazonaws.com' AND event_name IN ('GetSecretValue', 'BatchGetSecretValue'))
+            OR (event_source = 'ssm.amazonaws.com' AND event_name IN ('GetParameter', 'GetParameters')))""",
 }
 
 

@@ -32,6 +32,7 @@ BASELINE_KINDS: dict[str, tuple[str, str, str]] = {
     "eni_instance": ("eni", "instance_id", "string"),
     "trail_bucket": ("bucket", "trail_name", "string"),
     "trail_creator": ("actor_arn", "trail_name", "string"),
+    "principal_secret": ("actor_arn", "secret", "string"),
 }
 
 
