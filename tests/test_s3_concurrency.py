@@ -50,7 +50,7 @@ def race(tmp_path: Path) -> Race:
         for writer in (0, 1):
             log = (tmp_path / f"writer-{writer}.log").open("w")
             procs.append(background.popen(
-                [sys.executable, str(ROOT / "tests" / "s3_writer.py"), f"s3a://{BUCKET}/{TABLE}",
+                [sys.executable, str(ROOT / "tests" / "support" / "s3_writer.py"), f"s3a://{BUCKET}/{TABLE}",
                  str(writer), str(BATCHES), str(ROWS), str(ready[writer]), str(go)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
             ))

@@ -178,7 +178,8 @@ def run(cloudtrail: list[str], vpcflow: list[str], out: Path, cores: int) -> dic
     """Normalize both sources to Parquet, then run the two detections; return the figures."""
     import duckdb
 
-    from jobs.detect.run import load_intel_or_empty
+    from jobs.enrich import EMPTY_INTEL
+    from jobs.enrich.intel import IntelError, load_intel
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -218,7 +219,10 @@ def run(cloudtrail: list[str], vpcflow: list[str], out: Path, cores: int) -> dic
     )
     stages.append(running.stop().with_records(counts["silver/vpc_flows"], cores))
 
-    intel = load_intel_or_empty()
+    try:
+        intel = load_intel()
+    except IntelError:
+        intel = dict(EMPTY_INTEL)
     alerts: dict[str, dict[str, int]] = {}
     running = probe.start("detect (2 detections)")
     con.execute(_private_macro())
