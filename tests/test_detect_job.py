@@ -25,6 +25,7 @@ from jobs.detect.run import (
 )
 from jobs.enrich import Enrichment
 from jobs.runtime.delta_reader import read_rows
+from jobs.runtime.times import utc
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
@@ -111,10 +112,13 @@ def test_mission_attack_raises_its_alerts(
 
 
 def test_routine_activity_raises_nothing_at_medium_or_above(spark: SparkSession, lake: dict[str, Any]) -> None:
+    """The responder's clean-up (its root sign-in is meant to alert) is left out: the shared
+    sample reaches that stage when another module ran it first."""
     noisy = [
         (a["detection_name"], a["severity"], a["title"])
         for a in _alerts(spark, lake["conf"]).values()
         if a["severity"] in ("medium", "high", "critical") and not (_entities(a) & ATTACK_MARKERS)
+        and utc(a["first_seen"]) < ATTACK.remediation_start
     ]
     assert noisy == []
 

@@ -135,7 +135,7 @@ def _flow_select(groups: int, present: set[str]) -> str:
 
 def _ua_family_sql(column: str) -> str:
     """trailwarden's user-agent families (Spark SQL) in DuckDB's dialect."""
-    from jobs.detect.views import UA_FAMILY_SQL
+    from jobs.sources.cloudtrail import UA_FAMILY_SQL
 
     sql = UA_FAMILY_SQL.format(ua=column)
     return re.sub(r"(lower\(\w+\)|\w+) RLIKE '([^']*)'", r"regexp_matches(\1, '\2')", sql)
