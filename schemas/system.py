@@ -80,7 +80,8 @@ DELIVERIES = StructType(
         StructField("severity", StringType()),  # the state announced
         StructField("alert_count", LongType()),
         StructField("attempt", IntegerType(), False),
-        StructField("status", StringType(), False),  # sent | failed | committed (cursor)
+        # sent | failed | rejected | abandoned | pending | committed (the cursor row)
+        StructField("status", StringType(), False),
         StructField("response", StringType()),
         StructField("error", StringType()),
         StructField("time", TimestampType(), False),

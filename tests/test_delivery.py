@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ from pyspark.sql import SparkSession
 
 from jobs import lakehouse
 from jobs.delivery import ledger
+from jobs.delivery.destinations.slack import REPEAT_NOTE
+from jobs.delivery.model import Outcome
+from jobs.delivery.run import ledger_rows, open_source, plan_destination
 from jobs.delivery.settings import parse_destinations
 from jobs.runtime.config import ConfigError
 from jobs.runtime.delta import Table
@@ -220,3 +224,67 @@ def test_test_message_reaches_only_the_named_destination(pd: FakePagerDuty) -> N
     assert event["payload"]["custom_details"] == {"test": True, "destination": "pd"}
 
 
+
+
+def test_rejected_message_lets_the_rest_go_and_is_abandoned_after_its_limit(
+    spark: SparkSession, tmp_path: Path, pd: FakePagerDuty
+) -> None:
+    lake = str(tmp_path / "lake")
+    dests = {"pd": pd_conf(pd, reject_limit=2)}
+    write_incidents(spark, lake, incident(A), incident(B))
+    pd.server.faults.append(Fault("400"))  # A is refused as malformed, B still goes
+    first = notify(spark, lake, dests, ENV)
+    assert first.failed == ["pd"]
+    assert "FAILED (HTTP 400" in first.lines()[0] and "1 kept for the next run" in first.lines()[0]
+    assert [e["dedup_key"] for e in pd.accepted] == [B]
+    assert ledger.read_cursor(spark, lake, "pd", "gold/incidents") is None
+
+    pd.server.faults.append(Fault("400"))
+    assert notify(spark, lake, dests, ENV).failed == ["pd"]  # A alone is tried again: refused
+    assert len(pd.server.requests) == 3 and [e["dedup_key"] for e in pd.accepted] == [B]
+
+    third = notify(spark, lake, dests, ENV)  # the limit is reached: recorded, not sent
+    assert len(pd.server.requests) == 3
+    assert [(o.delivery.object_id, o.status) for o in third.results[0].outcomes] == [
+        (A, "abandoned")]
+    assert ledger.read_cursor(spark, lake, "pd", "gold/incidents") is not None
+    rows = spark.read.format("delta").load(ledger.path(lake)).where(f"object_id = '{A}'")
+    assert sorted((r.status, r.attempt) for r in rows.collect()) == [
+        ("abandoned", 3), ("rejected", 1), ("rejected", 2)]
+    assert notify(spark, lake, dests, ENV).failed == []  # settled: nothing more
+
+
+def test_slack_records_pending_first_and_marks_a_resend_after_a_crash(
+    spark: SparkSession, tmp_path: Path, slack: FakeSlack, pd: FakePagerDuty
+) -> None:
+    lake = str(tmp_path / "lake")
+    dests = {"chat": {"type": "slack", "url_env": "SLACK_URL", **FAST}, "pd": pd_conf(pd)}
+    env = {**ENV, "SLACK_URL": slack.url}
+    write_incidents(spark, lake, incident(A))
+    assert notify(spark, lake, dests, env).failed == []
+    rows = spark.read.format("delta").load(ledger.path(lake)).where("action = 'trigger'")
+    assert sorted((r.destination, r.status) for r in rows.collect()) == [
+        ("chat", "pending"), ("chat", "sent"), ("pd", "sent")]
+    assert REPEAT_NOTE not in json.dumps(slack.messages[0])
+
+    # A run that stopped after writing its pending row and before recording the outcome:
+    write_incidents(spark, lake, incident(B))
+    pending = run_rows_for(spark, lake, "chat", B)
+    ledger.append(spark, lake, pending)
+    assert notify(spark, lake, dests, env).failed == []
+    notes = [e["text"] for e in slack.messages[1]["blocks"][-1]["elements"]]
+    assert slack.messages[1]["blocks"][0]["text"]["text"].split()[1] == B
+    assert REPEAT_NOTE in notes
+    assert [e["dedup_key"] for e in pd.accepted] == [A, B]
+
+
+def run_rows_for(spark: SparkSession, lake: str, dest: str, object_id: str) -> list[dict]:
+    """The ``pending`` ledger rows a run writes for ``object_id`` before sending to ``dest``."""
+    conf = {"lakehouse": lake, "destinations": {dest: {"type": "slack", "url_env": "SLACK_URL"}}}
+    (destination,) = parse_destinations(conf, {"SLACK_URL": "http://127.0.0.1:9/x"})
+    source = open_source(spark, lake, destination.source)
+    assert source is not None
+    batch = [d for d in plan_destination(spark, lake, destination, source)
+             if d.object_id == object_id]
+    return ledger_rows([Outcome(d, "pending") for d in batch], None, "crashed",
+                       datetime.now(UTC))

@@ -3,7 +3,11 @@ ledger says it was sent before (pure: plain values in, deliveries out).
 
 An incident triggers once; it is updated when it grows (more alerts) or its severity rises; it
 resolves once when it becomes fixed, resolved or merged. An incident first seen already closed
-is never sent. With ``on: alerts`` each new alert is sent once."""
+is never sent. With ``on: alerts`` each new alert is sent once.
+
+A delivery the ledger shows as ``pending`` with no outcome was being sent when a run stopped: it is
+planned again with the same id and marked in doubt. One the receiver rejected in ``reject_limit``
+runs is planned as abandoned (recorded, never sent again)."""
 
 from __future__ import annotations
 
@@ -68,7 +72,11 @@ def plan(
 ) -> list[Delivery]:
     """The deliveries for ``states`` (in table-version order), skipping what was already sent."""
     last = announced(history)
-    failures = Counter(r["delivery_id"] for r in history if r["status"] == "failed")
+    failures = Counter(r["delivery_id"] for r in history if r["status"] in ("failed", "rejected"))
+    rejections = Counter(r["delivery_id"] for r in history if r["status"] == "rejected")
+    order = sorted(history, key=lambda r: (r["time"], r["status"] != "pending"))
+    newest = {r["delivery_id"]: r["status"] for r in order}
+    pending = {did for did, status in newest.items() if status == "pending"}
     out = []
     for state in states:
         oid = state["object_id"]
@@ -79,6 +87,8 @@ def plan(
         did = delivery_id(dest.name, dest.source, oid, action, state["severity"], count)
         doc = {k: v for k, v in state.items() if not k.startswith("_")}
         out.append(Delivery(dest.name, dest.source, oid, action, did, int(state["_version"]),
-                            state["severity"], count, failures[did] + 1, doc))
+                            state["severity"], count, failures[did] + 1, doc,
+                            in_doubt=did in pending,
+                            abandon=rejections[did] >= dest.policy.reject_limit))
         last[oid] = Announced(action, state["severity"], count)
     return out

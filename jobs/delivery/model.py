@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# Outcomes after which the cursor may move past a delivery.
+FINAL = frozenset({"sent", "abandoned"})
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 # Incident statuses after which a destination gets a resolve (schemas/incidents.py STATUSES).
 CLOSED = frozenset({"fixed", "resolved", "merged"})
@@ -29,6 +31,10 @@ class Delivery:
     alert_count: int | None
     attempt: int
     doc: Mapping[str, Any]  # the incident or alert row, plain Python values
+    # An earlier run began sending this and stopped before recording the outcome.
+    in_doubt: bool = False
+    # The receiver rejected it in ``reject_limit`` runs: record it as abandoned, send nothing.
+    abandon: bool = False
 
     @property
     def is_test(self) -> bool:
@@ -37,7 +43,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one delivery attempt came to: ``sent`` or ``failed`` (with the error)."""
+    """What one delivery attempt came to: ``sent``; ``failed`` (kept for the next run);
+    ``rejected`` by the receiver (tried again next run, up to the limit); ``abandoned``."""
 
     delivery: Delivery
     status: str

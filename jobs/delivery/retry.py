@@ -1,5 +1,7 @@
 """Sending with bounded retries (tenacity): backoff on 429, 5xx, timeouts and dropped
-connections, honouring ``Retry-After``; a message that still fails stops its destination's batch."""
+connections, honouring ``Retry-After``; a message that still fails stops its destination's batch.
+A message the receiver rejects as malformed (400, 413, 422) is not retried and does not stop the
+batch: the next ones still go."""
 
 from __future__ import annotations
 
@@ -21,9 +23,17 @@ from jobs.delivery.settings import RetryPolicy
 
 log = logging.getLogger("trailwarden.notify")
 
+# Answers that refuse one message rather than the destination (bad request, too large, invalid).
+REJECTED = frozenset({400, 413, 422})
+
 
 class DeliveryError(Exception):
     """A delivery that did not succeed; the message is one sentence without secrets."""
+
+
+class Rejected(DeliveryError):
+    """The receiver refused this message itself (400, 413, 422): resending it unchanged in the
+    same run would fail the same way, and it must not hold back the messages after it."""
 
 
 class Retryable(DeliveryError):
@@ -51,11 +61,14 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def classify(status: int, body: str, retry_after: str | None) -> str:
-    """The response text for a 2xx; raise Retryable for 429/5xx, DeliveryError for the rest."""
+    """The response text for a 2xx; raise Retryable for 429/5xx, Rejected for a refused message,
+    DeliveryError for the rest (401, 403, 404: the destination itself is misconfigured)."""
     if 200 <= status < 300:
         return f"{status} {body[:300]}".strip()
     if status == 429 or status >= 500:
         raise Retryable(f"HTTP {status}", retry_after_seconds(retry_after))
+    if status in REJECTED:
+        raise Rejected(f"HTTP {status}: {body[:200]}")
     raise DeliveryError(f"HTTP {status}: {body[:200]}")
 
 
@@ -90,12 +103,18 @@ def send_with_retries(send: Callable[[], str], policy: RetryPolicy) -> tuple[str
 def one_by_one(
     batch: Sequence[Delivery], send: Callable[[Delivery], str], policy: RetryPolicy
 ) -> list[Outcome]:
-    """Send each delivery in order; after the first that fails for good, stop (the destination
-    is down or misconfigured; the rest wait for the next run, where they get the same ids)."""
+    """Send each delivery in order; a rejected one is recorded and the next ones still go; after
+    the first that fails otherwise, stop (the destination is down or misconfigured; the rest wait
+    for the next run, where they get the same ids)."""
     outcomes = []
     for delivery in batch:
         try:
             response, _ = send_with_retries(lambda d=delivery: send(d), policy)  # type: ignore[misc]
+        except Rejected as exc:
+            log.warning("%s: %s %s rejected: %s", delivery.destination, delivery.action,
+                        delivery.object_id, exc)
+            outcomes.append(Outcome(delivery, "rejected", error=str(exc)))
+            continue
         except DeliveryError as exc:
             log.warning("%s: %s %s failed: %s", delivery.destination, delivery.action,
                         delivery.object_id, exc)

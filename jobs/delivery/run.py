@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from jobs.delivery import feed, ledger, lifecycle
 from jobs.delivery.context import Context
 from jobs.delivery.destinations import module_for
-from jobs.delivery.model import Delivery, Outcome
+from jobs.delivery.model import FINAL, Delivery, Outcome
 from jobs.delivery.render import summary
 from jobs.delivery.settings import Destination
 from jobs.lakehouse import by_name as table_named
@@ -42,11 +42,17 @@ class DestinationResult:
     def failed(self) -> bool:
         return self.error is not None or any(o.status != "sent" for o in self.outcomes)
 
+    @property
+    def done(self) -> bool:
+        """Every planned delivery settled: the cursor may move."""
+        return (self.error is None and len(self.outcomes) == self.planned
+                and all(o.status in FINAL for o in self.outcomes))
+
     def lines(self) -> list[str]:
         sent = sum(o.status == "sent" for o in self.outcomes)
         head = f"notify {self.name}: {sent} sent"
         if self.failed:
-            waiting = self.planned - sent
+            waiting = self.planned - sum(o.status in FINAL for o in self.outcomes)
             reason = self.error or next(o.error for o in self.outcomes if o.status != "sent")
             head += f", FAILED ({safe(reason)}); {waiting} kept for the next run"
         elif self.cursor is not None:
@@ -142,11 +148,17 @@ def notify_destination(
         return result
     batch = plan_destination(spark, conf["lakehouse"], dest, source)
     result.planned = len(batch)
-    if batch:
-        result.outcomes = module_for(dest.type).deliver(dest, batch, Context(conf))
-    done = len(result.outcomes) == len(batch) and not result.failed
-    result.cursor = source.until if done else None
-    cursor = (dest.name, dest.source, source.until) if done else None
+    result.outcomes = [Outcome(d, "abandoned", error=f"rejected in {d.attempt - 1} runs")
+                       for d in batch if d.abandon]
+    to_send = [d for d in batch if not d.abandon]
+    module = module_for(dest.type)
+    if to_send and not module.DEDUPLICATES:
+        pending = [Outcome(d, "pending") for d in to_send]
+        ledger.append(spark, conf["lakehouse"], ledger_rows(pending, None, run_id, now))
+    if to_send:
+        result.outcomes += module.deliver(dest, to_send, Context(conf))
+    result.cursor = source.until if result.done else None
+    cursor = (dest.name, dest.source, source.until) if result.done else None
     ledger.append(spark, conf["lakehouse"], ledger_rows(result.outcomes, cursor, run_id, now))
     return result
 

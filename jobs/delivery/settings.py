@@ -28,6 +28,7 @@ COMMON_PROPERTIES: dict[str, Any] = {
     "retry_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 900},
     "backoff_seconds": {"type": "number", "minimum": 0, "maximum": 60},
     "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 120},
+    "reject_limit": {"type": "integer", "minimum": 1, "maximum": 100},
 }
 
 
@@ -54,12 +55,14 @@ class Route:
 @dataclass(frozen=True)
 class RetryPolicy:
     """Attempts per message after the first, the total time one message may take, the first
-    backoff (doubled each retry; ``Retry-After`` wins when longer) and the HTTP timeout."""
+    backoff (doubled each retry; ``Retry-After`` wins when longer), the HTTP timeout, and the
+    runs in which the receiver may reject one message (400, 413, 422) before it is abandoned."""
 
     retries: int = 4
     retry_seconds: float = 60.0
     backoff_seconds: float = 1.0
     timeout_seconds: float = 10.0
+    reject_limit: int = 5
 
 
 @dataclass(frozen=True)

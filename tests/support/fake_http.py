@@ -29,7 +29,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Fault:
-    """``kind``: 429 (with ``retry_after``), 500, slow (``seconds``, then answer), drop, kill."""
+    """``kind``: an HTTP status such as 429 (with ``retry_after``), 500 or 400; slow
+    (``seconds``, then answer); drop; kill."""
 
     kind: str
     retry_after: str | None = None
@@ -86,7 +87,7 @@ class FakeServer:
                     return
                 if fault and fault.kind == "slow":
                     time.sleep(fault.seconds)
-                if fault and fault.kind in ("429", "500"):
+                if fault and fault.kind.isdigit():
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                     status, body = int(fault.kind), b'{"status":"error"}'
                 else:

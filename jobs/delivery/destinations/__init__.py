@@ -1,5 +1,6 @@
 """The destination types: one module each, declaring ``SCHEMA`` (JSON Schema of its own settings),
-``SECRETS`` (the ``*_env`` keys naming environment variables, and whether each is required) and
+``SECRETS`` (the ``*_env`` keys naming environment variables, and whether each is required),
+``DEDUPLICATES`` (whether the receiver drops a re-send with the same delivery id) and
 ``deliver(destination, batch, context) -> list[Outcome]``."""
 
 from __future__ import annotations

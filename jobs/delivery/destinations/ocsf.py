@@ -34,6 +34,8 @@ SCHEMA: dict[str, Any] = {
     "required": ["path"],
 }
 SECRETS: dict[str, bool] = {}
+# A re-send rewrites the same file name.
+DEDUPLICATES = True
 SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 ACTIVITY_ID = {"trigger": 1, "alert": 1, "test": 1, "update": 2, "resolve": 3}
 STATUS_ID = {"open": 1, "acknowledged": 2, "fixed": 4, "resolved": 4, "merged": 5}

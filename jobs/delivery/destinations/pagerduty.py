@@ -27,6 +27,8 @@ SCHEMA: dict[str, Any] = {
     "required": ["routing_key_env"],
 }
 SECRETS = {"routing_key_env": True}
+# A re-send carries the same dedup_key: PagerDuty keeps one alert.
+DEDUPLICATES = True
 # trailwarden severity -> PagerDuty payload.severity (critical, error, warning, info)
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",
             "info": "info"}

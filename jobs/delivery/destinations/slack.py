@@ -21,6 +21,10 @@ SCHEMA: dict[str, Any] = {
     "required": ["url_env"],
 }
 SECRETS = {"url_env": True}
+# Incoming webhooks have no idempotency key: a re-send shows twice, so sends are
+# recorded as pending first and a re-send after a crash is marked as possibly repeated.
+DEDUPLICATES = False
+REPEAT_NOTE = "Possibly a repeat: an earlier run stopped while sending this message."
 ICON = {"critical": ":red_circle:", "high": ":large_orange_circle:",
         "medium": ":large_yellow_circle:", "low": ":white_circle:", "info": ":white_circle:"}
 
@@ -50,9 +54,12 @@ def blocks(delivery: Delivery, link: str | None) -> list[dict[str, Any]]:
     entities = ", ".join(facts["resources"][:8]) or "-"
     text = f"*Top entities*\n{slack(one_line(entities, 2000))}"
     out.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-    if link:
+    notes = [f"Report: {slack(link)}"] if link else []
+    if delivery.in_doubt:
+        notes.append(REPEAT_NOTE)
+    if notes:
         out.append({"type": "context",
-                    "elements": [{"type": "mrkdwn", "text": f"Report: {slack(link)}"}]})
+                    "elements": [{"type": "mrkdwn", "text": note} for note in notes]})
     return out
 
 

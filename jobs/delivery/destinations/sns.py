@@ -25,6 +25,8 @@ SCHEMA: dict[str, Any] = {
     "required": ["topic_arn"],
 }
 SECRETS: dict[str, bool] = {}
+# A re-send carries the same delivery id (FIFO deduplication id and attribute).
+DEDUPLICATES = True
 THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
              "RequestLimitExceeded", "KMSThrottlingException"}
 

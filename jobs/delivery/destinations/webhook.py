@@ -27,6 +27,8 @@ SCHEMA: dict[str, Any] = {
     "oneOf": [{"required": ["url"]}, {"required": ["url_env"]}],
 }
 SECRETS = {"url_env": False, "secret_env": True}
+# A re-send carries the same X-Trailwarden-Delivery id for the receiver to drop.
+DEDUPLICATES = True
 SIGNATURE_HEADER = "X-Trailwarden-Signature"
 DELIVERY_HEADER = "X-Trailwarden-Delivery"
 
