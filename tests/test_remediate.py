@@ -3,6 +3,7 @@ the credentials' own (moto's default) and another reached only through an assume
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -420,3 +421,76 @@ def test_a_dash_prefixed_name_neither_injects_nor_stops_the_other_actions(
         "match its delete_key_pair action's validated arguments; it was not run.)"
     )
     assert sorted(_key_pairs(endpoint, HOME)) == ["--region=eu-west-1", "prod-deploy"]
+
+
+ADMIN = f"arn:aws:iam::{HOME}:policy/Everything"
+
+
+def test_persistence_on_existing_users_and_roles_is_planned_and_removed(endpoint: str) -> None:
+    iam = _client(endpoint, "iam")
+    iam.create_user(UserName="alice")
+    own_key = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+    iam.create_group(GroupName="Admins")
+    iam.create_role(RoleName="ops", AssumeRolePolicyDocument="{}")
+    trust = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", '
+        '"Principal": {"AWS": "arn:aws:iam::999999999999:root"}}]}'
+    )
+    everything = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    )
+    iam.create_policy(PolicyName="Everything", PolicyDocument=everything)
+    # the attacker's backdoors on identities that existed before the incident
+    backdoor = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+    iam.create_login_profile(UserName="alice", Password="Attacker-Pass-1")
+    iam.attach_user_policy(UserName="alice", PolicyArn=ADMIN)
+    iam.put_user_policy(UserName="alice", PolicyName="all", PolicyDocument=everything)
+    iam.add_user_to_group(UserName="alice", GroupName="Admins")
+    iam.attach_role_policy(RoleName="ops", PolicyArn=ADMIN)
+    iam.put_role_policy(RoleName="ops", PolicyName="all", PolicyDocument=everything)
+    iam.update_assume_role_policy(RoleName="ops", PolicyDocument=trust)
+
+    def part(kind: str, rid: str, owner: str) -> dict[str, Any]:
+        return {"kind": kind, "resource_id": rid, "user_name": owner, "account_id": HOME}
+
+    plan = build_plan(
+        {
+            "iam": [  # as ``scope.iam`` lists them (extract.CREATED_SQL, assemble.resources)
+                part("access_key", backdoor, "alice"),
+                part("login_profile", "alice", "alice"),
+                part("user_policy_attachment", ADMIN, "alice"),
+                part("inline_policy", "all", "alice"),
+                part("group_membership", "Admins", "alice"),
+                part("role_policy_attachment", ADMIN, "ops"),
+                part("role_inline_policy", "all", "ops"),
+                part("trust_policy", "ops", "ops"),
+            ]
+        },
+        {},
+    )
+    assert [(a["action"], a["resource_id"]) for a in plan] == [
+        ("delete_iam_access_key", backdoor),
+        ("remove_user_from_group", "Admins"),
+        ("delete_user_policy", "all"),
+        ("delete_login_profile", "alice"),
+        ("detach_user_policy", ADMIN),
+        ("delete_role_policy", "all"),
+        ("detach_role_policy", ADMIN),
+        ("review_trust_policy", "ops"),
+    ]
+    assert "delete_iam_user" not in {a["action"] for a in plan}  # alice existed before
+    lines: list[str] = []
+    assert carry_out(plan, boto3_clients(endpoint), lambda _p: True, lines.append) == 0
+    assert _statuses(lines)[-1] == ("review_trust_policy", "manual")
+    keys = iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in keys] == [own_key]  # alice's own key stays
+    with pytest.raises(ClientError):
+        iam.get_login_profile(UserName="alice")
+    assert iam.list_attached_user_policies(UserName="alice")["AttachedPolicies"] == []
+    assert iam.list_user_policies(UserName="alice")["PolicyNames"] == []
+    assert iam.list_groups_for_user(UserName="alice")["Groups"] == []
+    assert iam.list_attached_role_policies(RoleName="ops")["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName="ops")["PolicyNames"] == []
