@@ -254,8 +254,10 @@ def _stored(spec: ActionSpec, values: dict[str, Any], region: str | None = None)
         # the command names another region than the action (fix tracking reads the action's)
         {"region": "eu-west-1"},
         # an option smuggled into the stored text
-        {"command": "aws ec2 terminate-instances --region us-east-1 --instance-ids "
-         "i-0123456789abcdef0 --no-dry-run"},
+        {
+            "command": "aws ec2 terminate-instances --region us-east-1 --instance-ids "
+            "i-0123456789abcdef0 --no-dry-run"
+        },
         # another instance than the action's resource
         {"resource_id": "i-0fedcba9876543210"},
         # an old plan's name beginning with '-': read as an option by the CLI

@@ -245,6 +245,39 @@ def test_finalize_carries_manual_state_and_reopens_on_new_alerts() -> None:
     assert finalize([Draft(dict(row), [], {})], {row["incident_id"]: row}, "run-10", now) == []
 
 
+def test_a_resource_that_came_back_is_no_longer_done_in_the_next_row() -> None:
+    fixed_at = T0 + timedelta(hours=1)
+    removal = {
+        "event_id": "e1",
+        "event_time": fixed_at,
+        "event_name": "DeleteKeyPair",
+        "account_id": ACCOUNT,
+        "region": "us-east-1",
+        "access_key_id": "ASIARESPONDER0000000",
+        "principal_arn": f"arn:aws:iam::{ACCOUNT}:user/responder",
+        "target_type": "key_pair",
+        "target_id": "svc-maint",
+        "detail": None,
+        "effect": "remove",
+    }
+    earlier = _draft()
+    apply_fixes([earlier], [removal])
+    prior = {earlier.row["incident_id"]: dict(earlier.row, status="open", alert_ids=["a1", "a2"])}
+    reimported = removal | {
+        "event_id": "e2",
+        "event_time": fixed_at + timedelta(minutes=5),
+        "event_name": "ImportKeyPair",
+        "effect": "restore",
+    }
+    for calls, done in (([], True), ([removal, reimported], False)):
+        d = _draft()
+        apply_fixes([d], calls)
+        [row] = finalize([d], prior, "run-2", T0 + timedelta(days=1)) or [d.row]
+        pair = next(a for a in row["remediation"] if a["action"] == "delete_key_pair")
+        assert pair["done"] is done  # kept from the prior row only while the pair is gone
+    assert d.withdrawn == {("delete_key_pair", "svc-maint")}
+
+
 def test_status_order_and_aware_times() -> None:
     assert status_of(T0, {"resolved_at": T0}) == "resolved"
     assert status_of(T0, {"acknowledged_at": T0}) == "fixed"

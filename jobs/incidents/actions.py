@@ -230,5 +230,3 @@ class ActionSpec:
             console=rejected(noun or self.noun, shown),
             **where,
         )
-
-

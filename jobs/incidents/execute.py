@@ -201,9 +201,7 @@ def dry_run(plan: Sequence[Mapping[str, Any]], routes: Routes) -> list[Outcome]:
         else:
             clients = routes.clients[str(a["account_id"])]
             try:
-                getattr(clients(call.service, call.region), call.method)(
-                    DryRun=True, **call.params
-                )
+                getattr(clients(call.service, call.region), call.method)(DryRun=True, **call.params)
                 o.status, o.message = "would-succeed", "dry run returned without DryRunOperation"
             except Exception as exc:  # noqa: BLE001 - botocore ClientError carries the code
                 code = _code(exc)

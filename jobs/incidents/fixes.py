@@ -112,20 +112,21 @@ def targets(action: Mapping[str, Any]) -> set[Target]:
 
 def _state(
     calls: Iterable[Mapping[str, Any]], kind: str, compromised: frozenset[str]
-) -> Mapping[str, Any] | None:
+) -> tuple[Mapping[str, Any] | None, bool]:
     """The call that left the resource removed (the first removal after the last restore), or
-    None. Removals by the incident's identities are ignored; a restore counts whoever made it."""
-    done = None
+    None; and whether a removal was undone by a later restore (withdrawn). Removals by the
+    incident's identities are ignored; a restore counts whoever made it."""
+    done, withdrawn = None, False
     for c in sorted(calls, key=lambda c: (c["event_time"], c["event_id"])):
         by_incident = bool({c.get("access_key_id"), c.get("principal_arn")} & compromised)
         restores = c["event_name"] in RESTORES.get(kind, ()) and (
             c["effect"] == "restore" or (by_incident and kind == "review_trust_policy")
         )
         if restores:
-            done = None
+            done, withdrawn = None, withdrawn or done is not None
         elif c["effect"] == "remove" and c["event_name"] in COMPLETES[kind] and not by_incident:
             done = done or c
-    return done
+    return done, withdrawn and done is None
 
 
 def mark_done(
@@ -136,6 +137,7 @@ def mark_done(
     aliases: Mapping[str, str] | None = None,
     rules: Sequence[Mapping[str, Any]] = (),
     compromised: Iterable[str] = (),
+    withdrawn: set[tuple[str, str]] | None = None,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """Return the plan with ``done``/``done_at``/``done_by_event_id`` set, and ``fixed_at``.
 
@@ -144,8 +146,9 @@ def mark_done(
     to the id the plan names), it is in the action's account and region (when the action names
     a region) and at or after ``since`` (the attack's start). ``rules``: the incident's ingress
     rules (``scope.ingress_rules``); a revoke action is done when each of its group's rules is.
-    ``compromised``: the incident's access keys and principals. ``fixed_at`` is when the last
-    action was done, once all are (else None).
+    ``compromised``: the incident's access keys and principals. ``withdrawn`` (when given)
+    receives the ``(action, resource_id)`` of actions done once and undone since. ``fixed_at``
+    is when the last action was done, once all are (else None).
     """
     aliases, bad = aliases or {}, frozenset(compromised)
     out: list[dict[str, Any]] = []
@@ -160,7 +163,9 @@ def mark_done(
                 and (not action.get("region") or c.get("region") == action["region"])
                 and c["event_time"] >= since
             ]
-            done = _done(action, mine, aliases, rules, bad)
+            done, undone = _done(action, mine, aliases, rules, bad)
+            if undone and withdrawn is not None:
+                withdrawn.add((kind, action["resource_id"]))
             if done is not None:
                 marked.update(
                     done=True, done_at=done["event_time"], done_by_event_id=done["event_id"]
@@ -176,8 +181,9 @@ def _done(
     aliases: Mapping[str, str],
     rules: Sequence[Mapping[str, Any]],
     compromised: frozenset[str],
-) -> Mapping[str, Any] | None:
-    """The call that completes ``action`` (see ``mark_done``), or None."""
+) -> tuple[Mapping[str, Any] | None, bool]:
+    """The call that completes ``action`` (see ``mark_done``), or None; and whether it was
+    done once and undone since."""
     kind, wanted = str(action["action"]), targets(action)
 
     def target(c: Mapping[str, Any]) -> Target:
@@ -206,9 +212,10 @@ def _done(
         )
         for r in group
     ]
-    if not per_rule or any(d is None for d in per_rule):
-        return None
-    return max(per_rule, key=lambda c: (c["event_time"], c["event_id"]))
+    undone = any(w for _, w in per_rule)
+    if not per_rule or any(d is None for d, _ in per_rule):
+        return None, undone
+    return max((d for d, _ in per_rule), key=lambda c: (c["event_time"], c["event_id"])), False
 
 
 def compromised_identities(row: Mapping[str, Any]) -> frozenset[str]:
@@ -220,9 +227,7 @@ def compromised_identities(row: Mapping[str, Any]) -> frozenset[str]:
         r.get("session_access_key_id") for r in scope.get("assumed_roles") or []
     }
     keys |= {r["resource_id"] for r in scope.get("iam") or [] if r.get("kind") == "access_key"}
-    principals = {
-        p for p in scope.get("principals") or [] if p and not str(p).endswith(":root")
-    }
+    principals = {p for p in scope.get("principals") or [] if p and not str(p).endswith(":root")}
     extra = {row.get("access_key_id"), row.get("principal_arn")}
     extra = {x for x in extra if x and not str(x).endswith(":root")}
     return frozenset(x for x in keys | principals | extra if x)
@@ -238,7 +243,8 @@ def fix_targets(drafts: Sequence[Draft]) -> list[str]:
 
 def apply_fixes(drafts: Sequence[Draft], calls: Sequence[Mapping[str, Any]]) -> None:
     """Mark each draft's plan from ``calls`` (``mark_done``) since the draft's start; set
-    ``remediation``, ``fixed_at``, ``actions_total`` and ``actions_done`` on its row."""
+    ``remediation``, ``fixed_at``, ``actions_total`` and ``actions_done`` on its row, and the
+    actions whose resource came back in ``withdrawn`` (``rows`` then drops their old "done")."""
     for d in drafts:
         row = d.row
         row["remediation"], row["fixed_at"] = mark_done(
@@ -248,6 +254,7 @@ def apply_fixes(drafts: Sequence[Draft], calls: Sequence[Mapping[str, Any]]) -> 
             aliases=d.aliases,
             rules=(row.get("scope") or {}).get("ingress_rules") or [],
             compromised=compromised_identities(row),
+            withdrawn=d.withdrawn,
         )
         row["actions_total"] = len(row["remediation"])
         row["actions_done"] = sum(1 for a in row["remediation"] if a["done"])
