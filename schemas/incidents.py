@@ -82,6 +82,9 @@ KEY_PAIR = StructType(
 
 IAM_RESOURCE = StructType(
     # kind: user | access_key | policy | user_policy_attachment | inline_policy | login_profile
+    # | group_membership (resource_id: the group) | role_policy_attachment | role_inline_policy
+    # | trust_policy (resource_id: the role); user_name: the user or, for role_* and
+    # trust_policy, the role the part belongs to
     _strings("kind", "resource_id", "user_name", "policy_arn", "account_id")
     + [StructField("created_at", TimestampType())]
 )

@@ -18,6 +18,7 @@ KEY = "AKIAAAAABBBBCCCCDDDD"
 SESSION_KEY = "ASIAAAAABBBBCCCCDDDD"
 ROLE = "arn:aws:iam::123456789012:role/ops/Admin"
 ATTACKER = "167.99.54.10"
+DEV = f"arn:aws:iam::{ACCOUNT}:user/team/dev"
 
 
 def _alert(aid: str, minute: int, severity: str, tactics: tuple[str, ...]) -> graph.Alert:
@@ -64,6 +65,7 @@ def _evidence() -> IncidentEvidence:
             {"ip": ATTACKER, "calls": 5, "asn": 14061, "first_seen": T0, "last_seen": T0},
         ],
         peers=[{"ip": ATTACKER, "direction": "inbound", "port": 22, "bytes": 900}],
+        touched={"principals": [DEV]},
         resources={
             "instances": [],
             "security_groups": [],
@@ -119,7 +121,7 @@ def test_draft_plan_uses_the_user_from_the_arn_and_revokes_after_the_last_activi
     assert [(a["step"], a["action"], a["resource_id"]) for a in plan] == [
         (1, "deactivate_access_key", KEY),
         (2, "delete_access_key", KEY),
-        (3, "revoke_role_sessions", "Admin"),
+        (3, "revoke_role_sessions", ROLE),
         (4, "delete_key_pair", "svc-maint"),
     ]
     assert plan[1]["command"] == f"aws iam delete-access-key --user-name dev --access-key-id {KEY}"
@@ -143,8 +145,13 @@ def test_fixes_mark_actions_done_from_calls_on_plan_ids_and_aliases() -> None:
         "event_time": deleted,
         "event_name": "DeleteKeyPair",
         "account_id": ACCOUNT,
+        "region": "us-east-1",
+        "access_key_id": "ASIARESPONDER0000000",
+        "principal_arn": f"arn:aws:iam::{ACCOUNT}:user/responder",
         "target_type": "key_pair",
         "target_id": "key-0123456789abcdef0",  # by id: the alias of svc-maint
+        "detail": None,
+        "effect": "remove",
     }
     apply_fixes([d], [call])
     done = [a for a in d.row["remediation"] if a["done"]]
@@ -152,6 +159,46 @@ def test_fixes_mark_actions_done_from_calls_on_plan_ids_and_aliases() -> None:
         ("delete_key_pair", deleted, "e9")
     ]
     assert (d.row["actions_total"], d.row["actions_done"], d.row["fixed_at"]) == (4, 1, None)
+
+
+def _key_pair_done(calls: list[dict]) -> bool:
+    d = _draft()
+    apply_fixes([d], calls)
+    return next(a for a in d.row["remediation"] if a["action"] == "delete_key_pair")["done"]
+
+
+def test_fix_tracking_ignores_the_attacker_other_regions_and_withdraws_on_return() -> None:
+    later = T0 + timedelta(hours=1)
+    fix = {
+        "event_id": "e1",
+        "event_time": later,
+        "event_name": "DeleteKeyPair",
+        "account_id": ACCOUNT,
+        "region": "us-east-1",
+        "access_key_id": "ASIARESPONDER0000000",
+        "principal_arn": f"arn:aws:iam::{ACCOUNT}:user/responder",
+        "target_type": "key_pair",
+        "target_id": "svc-maint",
+        "detail": None,
+        "effect": "remove",
+    }
+    back = fix | {
+        "event_id": "e2",
+        "event_time": later + timedelta(minutes=5),
+        "event_name": "ImportKeyPair",
+        "effect": "restore",
+        "access_key_id": KEY,
+    }
+    assert _key_pair_done([fix])
+    assert not _key_pair_done([fix | {"access_key_id": KEY}])  # the stolen key's own clean-up
+    assert not _key_pair_done([fix | {"access_key_id": SESSION_KEY}])  # a session it minted
+    assert not _key_pair_done(  # the compromised user, with another key
+        [fix | {"access_key_id": "AKIAOTHER00000000000", "principal_arn": DEV}]
+    )
+    assert not _key_pair_done([fix | {"region": "eu-west-1"}])  # a same-named pair elsewhere
+    assert not _key_pair_done([fix | {"account_id": "210987654321"}])
+    assert not _key_pair_done([fix, back])  # re-imported after the fix
+    assert _key_pair_done([fix, back, fix | {"event_id": "e3", "event_time": later + timedelta(1)}])
 
 
 def test_finalize_carries_manual_state_and_reopens_on_new_alerts() -> None:
@@ -196,6 +243,39 @@ def test_finalize_carries_manual_state_and_reopens_on_new_alerts() -> None:
         "INC-20261120-0123456789",
     )
     assert finalize([Draft(dict(row), [], {})], {row["incident_id"]: row}, "run-10", now) == []
+
+
+def test_a_resource_that_came_back_is_no_longer_done_in_the_next_row() -> None:
+    fixed_at = T0 + timedelta(hours=1)
+    removal = {
+        "event_id": "e1",
+        "event_time": fixed_at,
+        "event_name": "DeleteKeyPair",
+        "account_id": ACCOUNT,
+        "region": "us-east-1",
+        "access_key_id": "ASIARESPONDER0000000",
+        "principal_arn": f"arn:aws:iam::{ACCOUNT}:user/responder",
+        "target_type": "key_pair",
+        "target_id": "svc-maint",
+        "detail": None,
+        "effect": "remove",
+    }
+    earlier = _draft()
+    apply_fixes([earlier], [removal])
+    prior = {earlier.row["incident_id"]: dict(earlier.row, status="open", alert_ids=["a1", "a2"])}
+    reimported = removal | {
+        "event_id": "e2",
+        "event_time": fixed_at + timedelta(minutes=5),
+        "event_name": "ImportKeyPair",
+        "effect": "restore",
+    }
+    for calls, done in (([], True), ([removal, reimported], False)):
+        d = _draft()
+        apply_fixes([d], calls)
+        [row] = finalize([d], prior, "run-2", T0 + timedelta(days=1)) or [d.row]
+        pair = next(a for a in row["remediation"] if a["action"] == "delete_key_pair")
+        assert pair["done"] is done  # kept from the prior row only while the pair is gone
+    assert d.withdrawn == {("delete_key_pair", "svc-maint")}
 
 
 def test_status_order_and_aware_times() -> None:

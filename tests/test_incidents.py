@@ -88,17 +88,113 @@ def test_created_resources_survives_hostile_json(spark: SparkSession) -> None:
 
 def test_remediation_calls_name_their_targets(spark: SparkSession) -> None:
     rows = remediation_calls(fx.frame(spark, CLOUDTRAIL_EVENTS, fx.remediation_events())).collect()
-    got = sorted((r["event_name"], r["target_type"], r["target_id"]) for r in rows)
+    got = sorted((r["event_name"], r["target_type"], r["target_id"], r["effect"]) for r in rows)
     assert got == sorted(
         [
-            ("UpdateAccessKey", "access_key", fx.KEY),
-            ("DeleteAccessKey", "access_key", fx.KEY),
-            *[("TerminateInstances", "instance", i) for i in fx.INSTANCES],
-            ("RevokeSecurityGroupIngress", "security_group", fx.GROUP),
-            ("DeleteSecurityGroup", "security_group", fx.GROUP),  # the failed attempt is not there
-            ("DeleteKeyPair", "key_pair", fx.KEY_PAIR_ID),
+            ("UpdateAccessKey", "access_key", fx.KEY, "remove"),
+            ("DeleteAccessKey", "access_key", fx.KEY, "remove"),
+            *[("TerminateInstances", "instance", i, "remove") for i in fx.INSTANCES],
+            # the RevokeSecurityGroupIngress names no rule: it removes nothing the plan names
+            ("DeleteSecurityGroup", "security_group", fx.GROUP, "remove"),  # not the failed one
+            ("DeleteKeyPair", "key_pair", fx.KEY_PAIR_ID, "remove"),
         ]
     )
+    assert {r["principal_arn"] for r in rows} >= {fx.ROOT}  # the caller is kept
+
+
+def _rule_calls(spark: SparkSession) -> list[tuple]:
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+    events = [
+        fx.event(
+            "RevokeSecurityGroupIngress",
+            fx.at(50),
+            req={"groupId": fx.GROUP, "ipPermissions": {"items": [
+                ssh | {"ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}},
+                {"ipProtocol": "-1", "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}},
+            ]}},
+        ),
+        fx.event(  # the older flat form (the real Invictus capture has it)
+            "RevokeSecurityGroupIngress",
+            fx.at(51),
+            req={"groupId": fx.GROUP, "ipPermissions": {}, "cidrIp": "10.0.0.0/8", **ssh},
+        ),
+        fx.event(
+            "RevokeSecurityGroupIngress",
+            fx.at(52),
+            req={"groupId": fx.GROUP,
+                 "securityGroupRuleIds": {"items": [{"securityGroupRuleId": fx.RULE}]}},
+        ),
+        fx.event(
+            "AuthorizeSecurityGroupIngress",
+            fx.at(53),
+            req={"groupId": fx.GROUP, "ipPermissions": {"items": [
+                ssh | {"ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+        ),
+        fx.event("ImportKeyPair", fx.at(54), req={"keyName": fx.KEY_NAME}),
+        fx.event("UpdateAccessKey", fx.at(55), source="iam.amazonaws.com",
+                 req={"accessKeyId": fx.KEY, "status": "Active"}),
+        fx.event("DetachUserPolicy", fx.at(56), source="iam.amazonaws.com",
+                 req={"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/X"}),
+        fx.event("PutRolePolicy", fx.at(57), source="iam.amazonaws.com",
+                 req={"roleName": "Admin", "policyName": "AWSRevokeOlderSessions"}),
+    ]  # fmt: skip
+    rows = remediation_calls(fx.frame(spark, CLOUDTRAIL_EVENTS, fx._numbered("q", events)))
+    return sorted(
+        (r["event_name"], r["target_type"], r["target_id"], r["detail"], r["effect"])
+        for r in rows.collect()
+    )
+
+
+def test_remediation_calls_name_the_rule_and_what_brings_a_resource_back(
+    spark: SparkSession,
+) -> None:
+    assert _rule_calls(spark) == sorted(
+        [
+            ("RevokeSecurityGroupIngress", "security_group", fx.GROUP, "tcp|22|22|0.0.0.0/0",
+             "remove"),
+            ("RevokeSecurityGroupIngress", "security_group", fx.GROUP, "-1|||::/0", "remove"),
+            ("RevokeSecurityGroupIngress", "security_group", fx.GROUP, "tcp|22|22|10.0.0.0/8",
+             "remove"),
+            ("RevokeSecurityGroupIngress", "security_group", fx.GROUP, fx.RULE, "remove"),
+            ("AuthorizeSecurityGroupIngress", "security_group", fx.GROUP,
+             "tcp|22|22|0.0.0.0/0", "restore"),
+            ("ImportKeyPair", "key_pair", fx.KEY_NAME, None, "restore"),
+            ("UpdateAccessKey", "access_key", fx.KEY, None, "restore"),
+            ("DetachUserPolicy", "user_policy", "arn:aws:iam::aws:policy/X", "alice", "remove"),
+            ("PutRolePolicy", "role", "Admin", None, "remove"),
+            ("PutRolePolicy", "role_inline_policy", "AWSRevokeOlderSessions", "Admin",
+             "restore"),
+        ]
+    )  # fmt: skip
+
+
+def test_created_resources_include_persistence_on_existing_identities(
+    spark: SparkSession,
+) -> None:
+    iam = {"source": "iam.amazonaws.com"}
+    events = [
+        fx.event("CreateAccessKey", fx.at(5), req={"userName": "alice"},
+                 resp={"accessKey": {"accessKeyId": fx.OTHER_KEY, "userName": "alice"}}, **iam),
+        fx.event("UpdateLoginProfile", fx.at(6), req={"userName": "alice"}, **iam),
+        fx.event("AttachRolePolicy", fx.at(7),
+                 req={"roleName": "ops", "policyArn": "arn:aws:iam::aws:policy/X"}, **iam),
+        fx.event("PutRolePolicy", fx.at(8), req={"roleName": "ops", "policyName": "p"}, **iam),
+        fx.event("AddUserToGroup", fx.at(9), req={"userName": "alice", "groupName": "Admins"},
+                 **iam),
+        fx.event("UpdateAssumeRolePolicy", fx.at(10), req={"roleName": "ops"}, **iam),
+        fx.event("AddUserToGroup", fx.at(11), req={"userName": "bob", "groupName": "Admins"},
+                 error="AccessDenied", **iam),
+    ]  # fmt: skip
+    rows = created_resources(fx.frame(spark, CLOUDTRAIL_EVENTS, fx._numbered("p", events)))
+    got = sorted((r["resource_type"], r["resource_id"], r["parent_id"]) for r in rows.collect())
+    assert got == [
+        ("iam_access_key", fx.OTHER_KEY, "alice"),
+        ("iam_group_membership", "Admins", "alice"),
+        ("iam_login_profile", "alice", "alice"),
+        ("iam_role_inline_policy", "p", "ops"),
+        ("iam_role_policy_attachment", "arn:aws:iam::aws:policy/X", "ops"),
+        ("iam_trust_policy", "ops", "ops"),
+    ]
 
 
 # --- grouping (driver-side union-find) ------------------------------------------------------------
@@ -221,7 +317,7 @@ def test_the_plan_names_exactly_the_resources(first_run: list[dict]) -> None:
         + sorted(fx.INSTANCES)[0]
     )
     assert plan[4]["command"].endswith(f"--group-id {fx.GROUP} --security-group-rule-ids {fx.RULE}")
-    assert plan[6]["command"].endswith(f"--key-name {fx.KEY_NAME}")
+    assert plan[6]["command"].endswith(f"--key-pair-id {fx.KEY_PAIR_ID}")  # the id: names return
     assert [a["step"] for a in plan] == list(range(1, 8))
 
 
@@ -346,12 +442,69 @@ def test_fix_tracking_needs_the_account_and_time_to_match() -> None:
         "event_time": fx.at(30),
         "event_name": "TerminateInstances",
         "account_id": fx.ACCOUNT,
+        "region": "us-east-1",
         "target_type": "instance",
         "target_id": "i-0123456789abcdef0",
+        "detail": None,
+        "effect": "remove",
     }
     assert mark_done(plan, [call], since=fx.at(0))[1] == fx.at(30)
     assert mark_done(plan, [call | {"account_id": "999999999999"}], since=fx.at(0))[1] is None
+    assert mark_done(plan, [call | {"region": "us-west-2"}], since=fx.at(0))[1] is None
     assert mark_done(plan, [call], since=fx.at(31))[1] is None
+    assert mark_done(plan, [call], since=fx.at(0), compromised=[fx.KEY])[1] == fx.at(30)
+    attacker = call | {"access_key_id": fx.KEY}
+    assert mark_done(plan, [attacker], since=fx.at(0), compromised=[fx.KEY])[1] is None
+
+
+def test_a_revoke_counts_only_for_the_rule_the_attacker_added() -> None:
+    rule = {
+        "group_id": fx.GROUP,
+        "rule_id": fx.RULE,
+        "protocol": "tcp",
+        "from_port": 22,
+        "to_port": 22,
+        "cidr": "0.0.0.0/0",
+        "region": "us-east-1",
+        "account_id": fx.ACCOUNT,
+    }
+    plan = build_plan({"ingress_rules": [rule]}, {})
+    base = {
+        "event_id": "e1",
+        "event_time": fx.at(30),
+        "event_name": "RevokeSecurityGroupIngress",
+        "account_id": fx.ACCOUNT,
+        "region": "us-east-1",
+        "access_key_id": "ASIARESPONDER0000000",
+        "principal_arn": "arn:aws:iam::123456789012:user/responder",
+        "target_type": "security_group",
+        "target_id": fx.GROUP,
+        "effect": "remove",
+    }
+
+    def fixed(*calls: dict) -> object:
+        return mark_done(plan, list(calls), since=fx.at(0), rules=[rule], compromised=[fx.KEY])[1]
+
+    decoy = base | {"detail": "tcp|80|80|0.0.0.0/0"}  # another rule of the same group
+    assert fixed(decoy) is None
+    assert fixed(base | {"detail": "tcp|22|22|0.0.0.0/0"}) == fx.at(30)
+    assert fixed(base | {"detail": fx.RULE}) == fx.at(30)  # by rule id
+    assert fixed(base | {"detail": fx.RULE, "access_key_id": fx.KEY}) is None  # the attacker's
+    re_added = base | {
+        "event_id": "e2",
+        "event_time": fx.at(40),
+        "event_name": "AuthorizeSecurityGroupIngress",
+        "detail": "tcp|22|22|0.0.0.0/0",
+        "effect": "restore",
+    }
+    assert fixed(base | {"detail": fx.RULE}, re_added) is None
+    deleted = base | {
+        "event_id": "e3",
+        "event_time": fx.at(45),
+        "event_name": "DeleteSecurityGroup",
+        "detail": None,
+    }
+    assert fixed(base | {"detail": fx.RULE}, re_added, deleted) == fx.at(45)
 
 
 # --- metrics --------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The remediate job: ``spark-submit.sh remediate INCIDENT_ID [--json] [--execute [--yes]]``.
 
-Prints the incident's plan. With ``--execute`` it dry-runs every EC2 action, asks for
-confirmation (``--yes`` skips the prompt, for automation) and then carries the plan out with
-boto3. Root-key actions stay manual: their console steps are printed.
+Prints the incident's plan. With ``--execute`` it checks which account each action may run in
+(the credentials' own, or another through ``remediate.role_arn_template``), dry-runs every EC2
+action, asks for confirmation (``--yes`` skips the prompt, for automation) and then carries the
+plan out with boto3. Root-key actions stay manual: their console steps are printed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobs.incidents import store
-from jobs.incidents.execute import Clients, Outcome, dry_run, execute
+from jobs.incidents.execute import Assume, Clients, Outcome, dry_run, execute, route
 from jobs.incidents.model import aware
 from jobs.incidents.plan import plan_json
 from jobs.incidents.report_markdown import plan_markdown
 from jobs.runtime.cli import config_from_args, job_parser
 from jobs.runtime.session import build_session
+from jobs.runtime.terminal import safe
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -34,27 +36,53 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def boto3_clients(endpoint_url: str | None) -> Clients:
-    """A ``clients(service, region)`` factory over boto3 (one client per service and region)."""
+def boto3_clients(endpoint_url: str | None, credentials: dict[str, Any] | None = None) -> Clients:
+    """A ``clients(service, region)`` factory over boto3 (one client per service and region),
+    with the default credential chain or ``credentials`` (an STS ``Credentials`` dict)."""
     import boto3
 
+    keys = (
+        {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+        if credentials
+        else {}
+    )
     cache: dict[tuple[str, str | None], Any] = {}
 
     def make(service: str, region: str | None) -> Any:
         key = (service, region)
         if key not in cache:
             cache[key] = boto3.client(
-                service, region_name=region or "us-east-1", endpoint_url=endpoint_url
+                service, region_name=region or "us-east-1", endpoint_url=endpoint_url, **keys
             )
         return cache[key]
 
     return make
 
 
+def role_assumer(
+    template: str, session_name: str, clients: Clients, endpoint_url: str | None
+) -> Assume | None:
+    """``assume(account)``: clients acting in ``account`` through the role ``template`` names
+    (``{account}`` replaced), assumed with STS from ``clients``; None without a template."""
+    if not template:
+        return None
+
+    def assume(account: str) -> Clients:
+        role = template.format(account=account)
+        found = clients("sts", None).assume_role(RoleArn=role, RoleSessionName=session_name)
+        return boto3_clients(endpoint_url, found["Credentials"])
+
+    return assume
+
+
 def outcome_lines(title: str, outcomes: Sequence[Outcome]) -> list[str]:
     return [title] + [
-        f"  {o.step:>3}. {o.action} {o.resource_id}: {o.status}"
-        + (f" ({o.message})" if o.message else "")
+        f"  {o.step:>3}. {o.action} {safe(o.resource_id)}: {o.status}"
+        + (f" ({safe(o.message)})" if o.message else "")
         for o in outcomes
     ]
 
@@ -65,9 +93,18 @@ def carry_out(
     confirm: Callable[[str], bool],
     out: Callable[[str], None] = print,
     retry_seconds: float = 120.0,
+    assume: Assume | None = None,
 ) -> int:
-    """Dry run, confirm, execute; 0 when every cleared action was done, 1 otherwise."""
-    checked = dry_run(plan, clients)
+    """Route each account, dry run, confirm, execute; 0 when every action that could run was
+    done and none was refused, 1 otherwise."""
+    try:
+        routes = route(plan, clients, assume)
+    except Exception as exc:  # noqa: BLE001 - botocore errors carry their own text
+        out(f"could not read the credentials' account ({exc}): nothing was changed.")
+        return 1
+    for reason in routes.refused.values():
+        out(f"refused: {safe(reason)}")
+    checked = dry_run(plan, routes)
     for line in outcome_lines("dry run:", checked):
         out(line)
     failed = [o for o in checked if o.status == "failed"]
@@ -75,13 +112,14 @@ def carry_out(
         out(f"dry run failed for {len(failed)} action(s): nothing was changed.")
         return 1
     todo = [o for o in checked if o.status in ("would-succeed", "no-dry-run")]
+    refused = any(o.status == "refused" for o in checked)
     if not todo:
         out("nothing to execute.")
-        return 0
+        return 1 if refused else 0
     if not confirm(f"Execute {len(todo)} action(s) against AWS? [y/N] "):
         out("not confirmed: nothing was changed.")
         return 1
-    done = execute(plan, clients, checked, retry_seconds=retry_seconds)
+    done = execute(plan, routes, checked, retry_seconds=retry_seconds)
     for line in outcome_lines("executed:", done):
         out(line)
     manual = [o for o in done if o.status == "manual"]
@@ -90,7 +128,7 @@ def carry_out(
             f"{len(manual)} action(s) need the console (steps above). The next run marks the "
             "incident fixed once CloudTrail shows every action."
         )
-    return 1 if any(o.status == "failed" for o in done) else 0
+    return 1 if refused or any(o.status == "failed" for o in done) else 0
 
 
 def ask(prompt: str) -> bool:
@@ -114,4 +152,9 @@ def main(argv: Sequence[str]) -> int:
     if not args.execute:
         return 0
     confirm = (lambda _prompt: True) if args.yes else ask
-    return carry_out(plan, boto3_clients(args.endpoint_url), confirm)
+    clients = boto3_clients(args.endpoint_url)
+    settings = conf["remediate"]
+    assume = role_assumer(
+        settings["role_arn_template"], settings["session_name"], clients, args.endpoint_url
+    )
+    return carry_out(plan, clients, confirm, assume=assume)

@@ -1,9 +1,11 @@
-"""The kinds of remediation action, as data: which resource each removes, how its ids are
-validated, the AWS CLI command it prints and the console fallback.
+"""How a remediation action is described as data: validators of its arguments, the AWS CLI
+command forms it can print and the console fallback (the table of kinds is ``specs``).
 
 Log fields are attacker-controlled. A command is built only when every argument it needs has
 the documented shape of its kind (``VALIDATORS``), and every argument is ``shlex.quote``d; when
 no command form applies, the action carries console steps instead, quoting the value as text.
+Names may not begin with ``-`` (a command-line option), so no value can be read as an option.
+A stored command is read back only through the form that printed it (``CliForm.parse``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +25,10 @@ VALIDATORS: dict[str, re.Pattern[str]] = {
     "security_group": re.compile(r"sg-[0-9a-f]{8,17}"),
     "sg_rule": re.compile(r"sgr-[0-9a-f]{8,17}"),
     "key_pair_id": re.compile(r"key-[0-9a-f]{8,17}"),
-    "key_name": re.compile(r"[A-Za-z0-9._+=@,:-]{1,255}"),
-    "iam_name": re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}"),
-    "policy_name": re.compile(r"[A-Za-z0-9_+=,.@-]{1,128}"),
+    "key_name": re.compile(r"(?!-)[A-Za-z0-9._+=@,:-]{1,255}"),
+    "iam_name": re.compile(r"(?!-)[A-Za-z0-9_+=,.@-]{1,64}"),
+    "group_name": re.compile(r"(?!-)[A-Za-z0-9_+=,.@-]{1,128}"),
+    "policy_name": re.compile(r"(?!-)[A-Za-z0-9_+=,.@-]{1,128}"),
     "policy_arn": re.compile(
         r"arn:aws(-[a-z]+)*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9_+=,.@/-]{1,512}"
     ),
@@ -106,14 +109,27 @@ def new_action(
     }
 
 
+def _placeholder(word: str) -> str | None:
+    return word[1:-1] if word.startswith("{") and word.endswith("}") else None
+
+
+def arn_account(value: Any) -> str | None:
+    """The account of an IAM ARN (``aws`` for AWS-managed policies), else None."""
+    if not isinstance(value, str) or not value.startswith("arn:"):
+        return None
+    parts = value.split(":", 5)
+    return parts[4] if len(parts) == 6 else None
+
+
 @dataclass(frozen=True)
 class CliForm:
     """One way to write the command: the arguments it requires, each with its requirement kind
-    (see ``meets``), and the argv template (``{name}`` is an argument; a list argument expands
-    to one word per item)."""
+    (see ``meets``), and the argv template (``{name}`` is an argument; a ``lists`` argument
+    expands to one word per item, and only the last word of a template may be one)."""
 
     requires: tuple[tuple[str, str], ...]
     argv: tuple[str, ...]
+    lists: tuple[str, ...] = ()
 
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Every required argument meets its requirement."""
@@ -123,10 +139,35 @@ class CliForm:
         """The argv with the arguments filled in."""
         out: list[str] = []
         for word in self.argv:
-            name = word[1:-1] if word.startswith("{") and word.endswith("}") else None
+            name = _placeholder(word)
             value = values[name] if name else word
             out += value if isinstance(value, list) else [value]
         return out
+
+    def parse(self, argv: Sequence[str]) -> dict[str, Any] | None:
+        """The arguments of a command line this form printed (None when the literal words or
+        the word count differ). Validation is the caller's: ``applies`` and ``render``."""
+        values: dict[str, Any] = {}
+        for i, word in enumerate(self.argv):
+            name = _placeholder(word)
+            if name in self.lists and i == len(self.argv) - 1:
+                values[name] = list(argv[i:])
+                return values if values[name] else None
+            if i >= len(argv) or (name is None and argv[i] != word):
+                return None
+            if name is not None:
+                values[name] = argv[i]
+        return values if len(argv) == len(self.argv) else None
+
+    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """``(--option, value)`` pairs of the command after ``aws <service> <operation>``,
+        taken from the template (never from the command text)."""
+        words = self.argv[3:]
+        pairs = []
+        for option, word in zip(words[::2], words[1::2], strict=True):
+            name = _placeholder(word)
+            pairs.append((option, values[name] if name else word))
+        return pairs
 
 
 @dataclass(frozen=True)
@@ -146,6 +187,14 @@ class ActionSpec:
     fallback_description: str | None = None
     fallback_action: str | None = None
     fallback_type: str | None = None
+    # a check across arguments (a role name is its ARN's last part), beyond each one's shape
+    consistent: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def form_for(self, values: Mapping[str, Any]) -> CliForm | None:
+        """The first form whose requirements ``values`` meet (and ``consistent`` accepts)."""
+        if self.consistent is not None and not self.consistent(values):
+            return None
+        return next((f for f in self.forms if f.applies(values)), None)
 
     def build(
         self,
@@ -158,7 +207,7 @@ class ActionSpec:
     ) -> dict[str, Any]:
         """The action for ``values`` (``id`` and the forms' arguments); ``noun`` overrides the
         spec's in the console fallback."""
-        form = next((f for f in self.forms if f.applies(values)), None)
+        form = self.form_for(values)
         where = {"account_id": account_id, "region": region}
         if form is not None:
             return new_action(
@@ -181,206 +230,3 @@ class ActionSpec:
             console=rejected(noun or self.noun, shown),
             **where,
         )
-
-
-def _ec2(*words: str) -> tuple[str, ...]:
-    return ("aws", "ec2", *words)
-
-
-def _iam(*words: str) -> tuple[str, ...]:
-    return ("aws", "iam", *words)
-
-
-_IN_REGION = (("id", "instance"), ("region", "region"))
-_KEY_WITH_USER = (("id", "access_key"), ("user", "iam_name"))
-_KEY_WITHOUT_USER = (("id", "access_key"), ("user", ABSENT))
-_GROUP = (("id", "security_group"), ("region", "region"))
-
-DEACTIVATE_ACCESS_KEY = ActionSpec(
-    "deactivate_access_key",
-    "access_key",
-    "access key or user",
-    (
-        CliForm(
-            _KEY_WITH_USER,
-            _iam(
-                "update-access-key",
-                "--user-name",
-                "{user}",
-                "--access-key-id",
-                "{id}",
-                "--status",
-                "Inactive",
-            ),
-        ),
-        CliForm(
-            _KEY_WITHOUT_USER,
-            _iam("update-access-key", "--access-key-id", "{id}", "--status", "Inactive"),
-        ),
-    ),
-    shown=("user", "id"),
-    fallback_description="Deactivate the access key.",
-)
-DELETE_ACCESS_KEY = ActionSpec(
-    "delete_access_key",
-    "access_key",
-    "access key or user",
-    (
-        CliForm(
-            _KEY_WITH_USER,
-            _iam("delete-access-key", "--user-name", "{user}", "--access-key-id", "{id}"),
-        ),
-        CliForm(_KEY_WITHOUT_USER, _iam("delete-access-key", "--access-key-id", "{id}")),
-    ),
-    shown=("user", "id"),
-    fallback_description="Delete the access key.",
-)
-REVOKE_ROLE_SESSIONS = ActionSpec(
-    "revoke_role_sessions",
-    "role",
-    "role",
-    (
-        CliForm(
-            (("id", "role_arn"), ("revoke_before", "utc_second")),
-            _iam(
-                "put-role-policy",
-                "--role-name",
-                "{role_name}",
-                "--policy-name",
-                "AWSRevokeOlderSessions",
-                "--policy-document",
-                "{policy}",
-            ),
-        ),
-    ),
-    resource="role_name",
-    fallback_description="Revoke the role's sessions.",
-)
-TERMINATE_INSTANCE = ActionSpec(
-    "terminate_instance",
-    "instance",
-    "instance",
-    (
-        CliForm(
-            _IN_REGION,
-            _ec2("terminate-instances", "--region", "{region}", "--instance-ids", "{id}"),
-        ),
-    ),
-)
-REVOKE_INGRESS = ActionSpec(
-    "revoke_ingress",
-    "security_group",
-    "security group",
-    (
-        CliForm(
-            (*_GROUP, ("rule_ids", "sg_rule")),
-            _ec2(
-                "revoke-security-group-ingress",
-                "--region",
-                "{region}",
-                "--group-id",
-                "{id}",
-                "--security-group-rule-ids",
-                "{rule_ids}",
-            ),
-        ),
-        CliForm(
-            (*_GROUP, ("permissions", BUILT)),
-            _ec2(
-                "revoke-security-group-ingress",
-                "--region",
-                "{region}",
-                "--group-id",
-                "{id}",
-                "--ip-permissions",
-                "{permissions}",
-            ),
-        ),
-    ),
-)
-DELETE_SECURITY_GROUP = ActionSpec(
-    "delete_security_group",
-    "security_group",
-    "security group",
-    (CliForm(_GROUP, _ec2("delete-security-group", "--region", "{region}", "--group-id", "{id}")),),
-)
-DELETE_KEY_PAIR = ActionSpec(
-    "delete_key_pair",
-    "key_pair",
-    "key pair",
-    (
-        CliForm(
-            (("region", "region"), ("id", "key_name")),
-            _ec2("delete-key-pair", "--region", "{region}", "--key-name", "{id}"),
-        ),
-        CliForm(
-            (("region", "region"), ("key_pair_id", "key_pair_id")),
-            _ec2("delete-key-pair", "--region", "{region}", "--key-pair-id", "{key_pair_id}"),
-        ),
-    ),
-)
-DELETE_IAM_USER = ActionSpec(
-    "delete_iam_user",
-    "iam_user",
-    "user",
-    (CliForm((("id", "iam_name"),), _iam("delete-user", "--user-name", "{id}")),),
-    fallback_description="Delete the IAM user.",
-)
-DELETE_IAM_ACCESS_KEY = ActionSpec(
-    "delete_iam_access_key",
-    "access_key",
-    "access_key",
-    (
-        CliForm(
-            (("id", "access_key"), ("user", "iam_name")),
-            _iam("delete-access-key", "--user-name", "{user}", "--access-key-id", "{id}"),
-        ),
-    ),
-    fallback_description="Remove access_key of {user}.",
-    fallback_action="review_iam",
-    fallback_type="access_key",
-)
-DELETE_LOGIN_PROFILE = ActionSpec(
-    "delete_login_profile",
-    "iam_user",
-    "login_profile",
-    (CliForm((("user", "iam_name"),), _iam("delete-login-profile", "--user-name", "{user}")),),
-    resource="user",
-    fallback_description="Remove login_profile of {user}.",
-    fallback_action="review_iam",
-    fallback_type="login_profile",
-)
-DETACH_USER_POLICY = ActionSpec(
-    "detach_user_policy",
-    "iam_policy",
-    "user_policy_attachment",
-    (
-        CliForm(
-            (("id", "policy_arn"), ("user", "iam_name")),
-            _iam("detach-user-policy", "--user-name", "{user}", "--policy-arn", "{id}"),
-        ),
-    ),
-    fallback_description="Remove user_policy_attachment of {user}.",
-    fallback_action="review_iam",
-    fallback_type="user_policy_attachment",
-)
-DELETE_USER_POLICY = ActionSpec(
-    "delete_user_policy",
-    "iam_policy",
-    "inline_policy",
-    (
-        CliForm(
-            (("id", "policy_name"), ("user", "iam_name")),
-            _iam("delete-user-policy", "--user-name", "{user}", "--policy-name", "{id}"),
-        ),
-    ),
-    fallback_description="Remove inline_policy of {user}.",
-    fallback_action="review_iam",
-    fallback_type="inline_policy",
-)
-DELETE_IAM_POLICY = ActionSpec(
-    "delete_iam_policy",
-    "iam_policy",
-    "policy",
-    (CliForm((("id", "policy_arn"),), _iam("delete-policy", "--policy-arn", "{id}")),),
-)

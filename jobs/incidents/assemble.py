@@ -13,6 +13,10 @@ IAM_KINDS = {
     "iam_policy": "policy",
     "iam_policy_attachment": "user_policy_attachment",
     "iam_inline_policy": "inline_policy",
+    "iam_role_policy_attachment": "role_policy_attachment",
+    "iam_role_inline_policy": "role_inline_policy",
+    "iam_group_membership": "group_membership",
+    "iam_trust_policy": "trust_policy",
 }
 
 
@@ -104,7 +108,9 @@ def resources(created: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
                     "kind": IAM_KINDS[kind],
                     "resource_id": rid,
                     "user_name": r.get("parent_id"),
-                    "policy_arn": rid if kind in ("iam_policy", "iam_policy_attachment") else None,
+                    "policy_arn": rid
+                    if kind in ("iam_policy", "iam_policy_attachment", "iam_role_policy_attachment")
+                    else None,
                     "account_id": r.get("account_id"),
                     "created_at": r["event_time"],
                 },

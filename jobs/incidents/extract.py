@@ -57,9 +57,10 @@ WITH ev AS (
     FROM {{events}}
     WHERE error_code IS NULL AND event_name IN (
         'RunInstances', 'CreateSecurityGroup', 'AuthorizeSecurityGroupIngress', 'ImportKeyPair',
-        'CreateKeyPair', 'CreateUser', 'CreateAccessKey', 'CreateLoginProfile', 'CreatePolicy',
-        'AttachUserPolicy', 'PutUserPolicy', 'AssumeRole', 'GetSessionToken',
-        'GetFederationToken')
+        'CreateKeyPair', 'CreateUser', 'CreateAccessKey', 'CreateLoginProfile',
+        'UpdateLoginProfile', 'CreatePolicy', 'AttachUserPolicy', 'PutUserPolicy',
+        'AttachRolePolicy', 'PutRolePolicy', 'AddUserToGroup', 'UpdateAssumeRolePolicy',
+        'AssumeRole', 'GetSessionToken', 'GetFederationToken')
 ),
 launched AS (
     SELECT ev.*, inst
@@ -148,28 +149,37 @@ iam AS (
         CASE event_name
             WHEN 'CreateUser' THEN 'iam_user'
             WHEN 'CreateAccessKey' THEN 'iam_access_key'
-            WHEN 'CreateLoginProfile' THEN 'iam_login_profile'
             WHEN 'CreatePolicy' THEN 'iam_policy'
             WHEN 'AttachUserPolicy' THEN 'iam_policy_attachment'
-            ELSE 'iam_inline_policy'
+            WHEN 'PutUserPolicy' THEN 'iam_inline_policy'
+            WHEN 'AttachRolePolicy' THEN 'iam_role_policy_attachment'
+            WHEN 'PutRolePolicy' THEN 'iam_role_inline_policy'
+            WHEN 'AddUserToGroup' THEN 'iam_group_membership'
+            WHEN 'UpdateAssumeRolePolicy' THEN 'iam_trust_policy'
+            ELSE 'iam_login_profile'
         END AS resource_type,
-        CASE event_name
-            WHEN 'CreateUser' THEN get_json_object(req, '$.userName')
-            WHEN 'CreateAccessKey' THEN get_json_object(resp, '$.accessKey.accessKeyId')
-            WHEN 'CreateLoginProfile' THEN get_json_object(req, '$.userName')
-            WHEN 'CreatePolicy' THEN get_json_object(resp, '$.policy.arn')
-            WHEN 'AttachUserPolicy' THEN get_json_object(req, '$.policyArn')
+        CASE
+            WHEN event_name IN ('CreateUser', 'CreateLoginProfile', 'UpdateLoginProfile')
+                THEN get_json_object(req, '$.userName')
+            WHEN event_name = 'CreateAccessKey'
+                THEN get_json_object(resp, '$.accessKey.accessKeyId')
+            WHEN event_name = 'CreatePolicy' THEN get_json_object(resp, '$.policy.arn')
+            WHEN event_name IN ('AttachUserPolicy', 'AttachRolePolicy')
+                THEN get_json_object(req, '$.policyArn')
+            WHEN event_name = 'AddUserToGroup' THEN get_json_object(req, '$.groupName')
+            WHEN event_name = 'UpdateAssumeRolePolicy' THEN get_json_object(req, '$.roleName')
             ELSE get_json_object(req, '$.policyName')
         END AS resource_id,
         CASE WHEN event_name = 'CreatePolicy' THEN NULL
-            ELSE coalesce(get_json_object(req, '$.userName'),
+            ELSE coalesce(get_json_object(req, '$.userName'), get_json_object(req, '$.roleName'),
                 get_json_object(resp, '$.accessKey.userName'))
         END AS parent_id,
         map('policy_name', coalesce(get_json_object(req, '$.policyName'),
             get_json_object(resp, '$.policy.policyName'))) AS attrs
     FROM ev
-    WHERE event_name IN ('CreateUser', 'CreateAccessKey', 'CreateLoginProfile', 'CreatePolicy',
-        'AttachUserPolicy', 'PutUserPolicy')
+    WHERE event_name IN ('CreateUser', 'CreateAccessKey', 'CreateLoginProfile',
+        'UpdateLoginProfile', 'CreatePolicy', 'AttachUserPolicy', 'PutUserPolicy',
+        'AttachRolePolicy', 'PutRolePolicy', 'AddUserToGroup', 'UpdateAssumeRolePolicy')
 ),
 sessions AS (
     SELECT account_id, region, event_time, event_id, event_name, access_key_id, principal_arn,
@@ -195,52 +205,131 @@ REMEDIATION_COLUMNS = (
     "event_name",
     "account_id",
     "region",
+    "access_key_id",
+    "principal_arn",
     "target_type",
     "target_id",
+    "detail",
+    "effect",
 )
 
 _TERMINATE = "struct<instancesSet: struct<items: array<struct<instanceId: string>>>>"
+_REVOKED = """struct<ipProtocol: string, fromPort: string, toPort: string, cidrIp: string,
+    ipPermissions: struct<items: array<struct<ipProtocol: string, fromPort: string,
+        toPort: string, ipRanges: struct<items: array<struct<cidrIp: string>>>,
+        ipv6Ranges: struct<items: array<struct<cidrIpv6: string>>>>>>,
+    securityGroupRuleIds: struct<items: array<struct<securityGroupRuleId: string>>>>"""
+
+
+def _rule(protocol: str, from_port: str, to_port: str, cidr: str) -> str:
+    """SQL for an ingress rule as ``protocol|from|to|cidr`` (``fixes.rule_detail``)."""
+    ports = [
+        f"CASE WHEN lower({protocol}) = '-1' THEN '' "
+        f"ELSE coalesce(CAST(try_cast({p} AS INT) AS STRING), '') END"
+        for p in (from_port, to_port)
+    ]
+    return f"concat_ws('|', lower({protocol}), {ports[0]}, {ports[1]}, {cidr})"
+
+
+def _req(path: str) -> str:
+    return f"get_json_object(req, '$.{path}')"
+
+
+def _rules_of(permissions: str) -> str:
+    """SQL: the ``_rule`` text of every range of an ``ipPermissions.items`` array."""
+    ranges = (
+        "concat(coalesce(transform(p.ipRanges.items, c -> c.cidrIp), array()), "
+        "coalesce(transform(p.ipv6Ranges.items, c -> c.cidrIpv6), array()))"
+    )
+    rule = _rule("p.ipProtocol", "p.fromPort", "p.toPort", "c")
+    each = f"p -> transform({ranges}, c -> {rule})"
+    return f"flatten(transform(coalesce({permissions}, array()), {each}))"
+
+
+# (event names, target_type, target_id, detail, effect): one target per successful call.
+_SIMPLE_TARGETS = (
+    ("'DeleteAccessKey'", "access_key", _req("accessKeyId"), "NULL", "remove"),
+    ("'DeleteSecurityGroup'", "security_group", _req("groupId"), "NULL", "remove"),
+    ("'ImportKeyPair', 'CreateKeyPair'", "key_pair", _req("keyName"), "NULL", "restore"),
+    ("'DeleteUser'", "iam_user", _req("userName"), "NULL", "remove"),
+    ("'CreateUser'", "iam_user", _req("userName"), "NULL", "restore"),
+    ("'DeleteLoginProfile'", "login_profile", _req("userName"), "NULL", "remove"),
+    (
+        "'CreateLoginProfile', 'UpdateLoginProfile'",
+        "login_profile",
+        _req("userName"),
+        "NULL",
+        "restore",
+    ),
+    ("'DetachUserPolicy'", "user_policy", _req("policyArn"), _req("userName"), "remove"),
+    ("'AttachUserPolicy'", "user_policy", _req("policyArn"), _req("userName"), "restore"),
+    ("'DeleteUserPolicy'", "user_inline_policy", _req("policyName"), _req("userName"), "remove"),
+    ("'PutUserPolicy'", "user_inline_policy", _req("policyName"), _req("userName"), "restore"),
+    ("'DetachRolePolicy'", "role_policy", _req("policyArn"), _req("roleName"), "remove"),
+    ("'AttachRolePolicy'", "role_policy", _req("policyArn"), _req("roleName"), "restore"),
+    ("'DeleteRolePolicy'", "role_inline_policy", _req("policyName"), _req("roleName"), "remove"),
+    ("'PutRolePolicy'", "role_inline_policy", _req("policyName"), _req("roleName"), "restore"),
+    ("'RemoveUserFromGroup'", "group_membership", _req("groupName"), _req("userName"), "remove"),
+    ("'AddUserToGroup'", "group_membership", _req("groupName"), _req("userName"), "restore"),
+    ("'UpdateAssumeRolePolicy'", "trust_policy", _req("roleName"), "NULL", "remove"),
+    ("'DeleteRole'", "iam_role", _req("roleName"), "NULL", "remove"),
+    ("'DeletePolicy'", "iam_policy", _req("policyArn"), "NULL", "remove"),
+    ("'CreatePolicy'", "iam_policy", "get_json_object(resp, '$.policy.arn')", "NULL", "restore"),
+)
+_SIMPLE_SQL = "".join(
+    f"\n    UNION ALL\n    SELECT ev.*, '{kind}', {target}, {detail}, '{effect}'"
+    f"\n    FROM ev WHERE event_name IN ({names})"
+    for names, kind, target, detail, effect in _SIMPLE_TARGETS
+)
 
 REMEDIATION_SQL = f"""
 WITH ev AS (
-    SELECT event_id, event_time, event_name, account_id, aws_region AS region,
-        request_parameters AS req
+    SELECT event_id, event_time, event_name, account_id, aws_region AS region, access_key_id,
+        principal_arn, request_parameters AS req, response_elements AS resp
     FROM {{events}}
-    WHERE error_code IS NULL AND event_name IN ('UpdateAccessKey', 'DeleteAccessKey',
-        'TerminateInstances', 'RevokeSecurityGroupIngress', 'DeleteSecurityGroup',
-        'DeleteKeyPair', 'DeleteUser', 'DetachUserPolicy', 'DeleteUserPolicy', 'DeletePolicy',
-        'DeleteLoginProfile', 'PutRolePolicy')
+    WHERE error_code IS NULL AND event_name IN ('UpdateAccessKey', 'TerminateInstances',
+        'RevokeSecurityGroupIngress', 'AuthorizeSecurityGroupIngress', 'DeleteKeyPair',
+        {", ".join(names for names, *_ in _SIMPLE_TARGETS)})
+),
+revoked AS (
+    SELECT ev.*, from_json(req, '{_REVOKED}') AS r FROM ev
+    WHERE event_name = 'RevokeSecurityGroupIngress'
 ),
 targets AS (
-    SELECT ev.*, 'access_key' AS target_type, get_json_object(req, '$.accessKeyId') AS target_id
-    FROM ev WHERE event_name = 'DeleteAccessKey'
-        OR (event_name = 'UpdateAccessKey'
-            AND lower(get_json_object(req, '$.status')) = 'inactive')
+    SELECT ev.*, 'access_key' AS target_type, {_req("accessKeyId")} AS target_id,
+        CAST(NULL AS STRING) AS detail,
+        CASE WHEN lower({_req("status")}) = 'inactive' THEN 'remove' ELSE 'restore' END
+            AS effect
+    FROM ev WHERE event_name = 'UpdateAccessKey'
     UNION ALL
-    SELECT ev.*, 'instance', i.instanceId
+    SELECT ev.*, 'instance', i.instanceId, NULL, 'remove'
     FROM ev LATERAL VIEW explode(from_json(req, '{_TERMINATE}').instancesSet.items) x AS i
     WHERE event_name = 'TerminateInstances'
     UNION ALL
-    SELECT ev.*, 'security_group', get_json_object(req, '$.groupId')
-    FROM ev WHERE event_name IN ('RevokeSecurityGroupIngress', 'DeleteSecurityGroup')
-    UNION ALL
-    SELECT ev.*, 'key_pair', k
-    FROM ev LATERAL VIEW explode(array(get_json_object(req, '$.keyName'),
-        get_json_object(req, '$.keyPairId'))) y AS k
+    SELECT ev.*, 'key_pair', k, NULL, 'remove'
+    FROM ev LATERAL VIEW explode(array({_req("keyName")}, {_req("keyPairId")})) y AS k
     WHERE event_name = 'DeleteKeyPair'
     UNION ALL
-    SELECT ev.*, 'iam_user', get_json_object(req, '$.userName')
-    FROM ev WHERE event_name IN ('DeleteUser', 'DeleteLoginProfile')
+    SELECT event_id, event_time, event_name, account_id, region, access_key_id, principal_arn,
+        req, resp, 'security_group', {_req("groupId")}, rule, 'remove'
+    FROM revoked LATERAL VIEW explode(concat(
+        transform(coalesce(r.securityGroupRuleIds.items, array()), i -> i.securityGroupRuleId),
+        {_rules_of("r.ipPermissions.items")},
+        CASE WHEN r.cidrIp IS NULL THEN array()
+            ELSE array({_rule("r.ipProtocol", "r.fromPort", "r.toPort", "r.cidrIp")}) END
+    )) z AS rule
     UNION ALL
-    SELECT ev.*, 'iam_policy',
-        coalesce(get_json_object(req, '$.policyArn'), get_json_object(req, '$.policyName'))
-    FROM ev WHERE event_name IN ('DetachUserPolicy', 'DeleteUserPolicy', 'DeletePolicy')
+    SELECT ev.*, 'security_group', {_req("groupId")}, rule, 'restore'
+    FROM ev LATERAL VIEW explode(
+        {_rules_of(f"from_json(req, '{_PERMISSIONS}').ipPermissions.items")}) w AS rule
+    WHERE event_name = 'AuthorizeSecurityGroupIngress'
     UNION ALL
-    SELECT ev.*, 'role', get_json_object(req, '$.roleName')
-    FROM ev WHERE event_name = 'PutRolePolicy'
-        AND get_json_object(req, '$.policyName') = 'AWSRevokeOlderSessions'
+    SELECT ev.*, 'role', {_req("roleName")}, NULL,
+        CASE WHEN event_name = 'PutRolePolicy' THEN 'remove' ELSE 'restore' END
+    FROM ev WHERE event_name IN ('PutRolePolicy', 'DeleteRolePolicy')
+        AND {_req("policyName")} = 'AWSRevokeOlderSessions'{_SIMPLE_SQL}
 )
-SELECT event_id, event_time, event_name, account_id, region, target_type, target_id
+SELECT {", ".join(REMEDIATION_COLUMNS)}
 FROM targets WHERE target_id IS NOT NULL
 """
 
@@ -263,10 +352,16 @@ def created_resources(events: DataFrame) -> DataFrame:
 
 
 def remediation_calls(events: DataFrame) -> DataFrame:
-    """One row per target of a successful remediation call in ``events`` (silver CloudTrail).
+    """One row per target of a successful call in ``events`` (silver CloudTrail) that removes
+    a resource a plan names (``effect = 'remove'``) or brings it back (``'restore'``).
 
-    Columns: ``REMEDIATION_COLUMNS``; ``target_type`` is access_key (UpdateAccessKey to Inactive,
-    DeleteAccessKey), instance, security_group (RevokeSecurityGroupIngress, DeleteSecurityGroup),
-    key_pair (name or id), iam_user, iam_policy or role (AWSRevokeOlderSessions).
+    Columns: ``REMEDIATION_COLUMNS``, with the caller (``access_key_id``, ``principal_arn``) so
+    fix tracking can leave out the incident's own identities. ``target_type`` is access_key
+    (UpdateAccessKey to Inactive, DeleteAccessKey; to Active restores), instance,
+    security_group (``detail``: the rule a RevokeSecurityGroupIngress removes or an
+    AuthorizeSecurityGroupIngress adds, as a rule id or ``protocol|from|to|cidr``; NULL for
+    DeleteSecurityGroup), key_pair (name or id; ImportKeyPair/CreateKeyPair restore), role
+    (AWSRevokeOlderSessions), and the IAM targets of ``_SIMPLE_TARGETS`` (``detail``: the user
+    or role a policy or group membership belongs to).
     """
     return events.sparkSession.sql(REMEDIATION_SQL, events=events).select(*REMEDIATION_COLUMNS)

@@ -40,11 +40,14 @@ class Evidence:
 @dataclass(frozen=True)
 class Draft:
     """One incident as this run sees it: its row (without status and bookkeeping), the
-    incident ids it absorbed, and other ids of its resources (key pair id -> key name)."""
+    incident ids it absorbed, other ids of its resources (key pair id -> key name), and the
+    ``(action, resource_id)`` of plan actions whose resource came back after a fix
+    (``fixes.apply_fixes`` fills it)."""
 
     row: dict[str, Any]
     merged: list[str]
     aliases: dict[str, str]
+    withdrawn: set[tuple[str, str]] = field(default_factory=set)
 
 
 def aware(value: Any) -> Any:

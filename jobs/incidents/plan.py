@@ -1,6 +1,6 @@
 """The remediation plan: ordered, resource-level actions naming exact ids, with AWS CLI commands.
 
-Each action comes from its spec in ``actions`` (validation, command, console fallback); this
+Each action comes from its spec in ``specs`` (validation, command, console fallback); this
 module picks the resources, their arguments and descriptions, and the order.
 """
 
@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobs.incidents import actions as specs
-from jobs.incidents.actions import new_action, valid, valid_cidr
+from jobs.incidents import specs
+from jobs.incidents.actions import arn_account, new_action, valid, valid_cidr
 
 ROOT_CONSOLE_STEPS = (
     "Sign in to https://console.aws.amazon.com/ as the root user of account {account} "
@@ -25,13 +25,25 @@ ROOT_NOTE = (
     "access, the management account can instead run 'aws sts assume-root' with the "
     "IAMDeleteRootUserCredentials task policy and delete the key."
 )
-# created-resource kind (``assemble.IAM_KINDS`` values) -> how a created user's part is removed
+# ``scope.iam`` kind -> how the part of a user (``user_name``) or role is removed
 IAM_USER_PARTS = {
     "access_key": specs.DELETE_IAM_ACCESS_KEY,
     "login_profile": specs.DELETE_LOGIN_PROFILE,
     "user_policy_attachment": specs.DETACH_USER_POLICY,
     "inline_policy": specs.DELETE_USER_POLICY,
+    "group_membership": specs.REMOVE_USER_FROM_GROUP,
 }
+IAM_ROLE_PARTS = {
+    "role_policy_attachment": specs.DETACH_ROLE_POLICY,
+    "role_inline_policy": specs.DELETE_ROLE_POLICY,
+}
+TRUST_STEPS = (
+    "IAM > Roles > {role} > Trust relationships: compare the trust policy with the one your "
+    "team set; the incident's identities changed it at {at}.",
+    "Restore the expected trust policy (Edit trust policy), or delete the role if nobody needs "
+    "it. The next run marks this done once CloudTrail shows UpdateAssumeRolePolicy or DeleteRole "
+    "by another identity.",
+)
 
 
 def _root_key_actions(key: str, account: str | None) -> list[dict[str, Any]]:
@@ -78,31 +90,18 @@ def key_actions(key: str, owner: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def revoke_sessions_action(
-    role_arn: str, revoke_before: str, account: str | None
-) -> dict[str, Any]:
+def revoke_sessions_action(role_arn: str, revoke_before: str) -> dict[str, Any]:
     """Deny the role's sessions issued before ``revoke_before`` (ISO time), as the console's
-    'Revoke active sessions' does."""
-    match = specs.VALIDATORS["role_arn"].fullmatch(role_arn) if isinstance(role_arn, str) else None
-    name = match.group(2).rsplit("/", 1)[-1] if match else None
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Action": ["*"],
-                "Resource": ["*"],
-                "Condition": {"DateLessThan": {"aws:TokenIssueTime": revoke_before}},
-            }
-        ],
-    }
+    'Revoke active sessions' does. The action is in the role's own account (from its ARN): a
+    role of the same name in another account is another role."""
+    name = specs.role_name(role_arn)
     values = {
         "id": role_arn,
         "role_name": name,
-        "revoke_before": revoke_before,
-        "policy": json.dumps(policy, separators=(",", ":")),
+        "policy": specs.revoke_policy(revoke_before),
     }
     what = f"Revoke sessions of role {name} issued before {revoke_before} (assumed with the key)."
+    account = arn_account(role_arn) if name else None
     return specs.REVOKE_ROLE_SESSIONS.build(values, what, account_id=account, region=None)
 
 
@@ -168,8 +167,8 @@ def delete_group_action(group: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def key_pair_action(pair: Mapping[str, Any]) -> dict[str, Any]:
-    """Delete an imported or created key pair (by its name, unique in the region, when the name
-    passes validation; else by its id)."""
+    """Delete an imported or created key pair: by its id when known (a name is reused once the
+    pair is gone), else by its name, unique in the region."""
     name, pid, region = pair["key_name"], pair.get("key_pair_id"), pair.get("region")
     what = f"Delete key pair {name}" + (f" ({pid})." if pid else ".")
     return specs.DELETE_KEY_PAIR.build(
@@ -180,30 +179,83 @@ def key_pair_action(pair: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def _user_part_description(kind: str, rid: str, user: str) -> str:
+def _part_description(kind: str, rid: str, owner: str | None, created: bool) -> str:
+    whose = f"created user {owner}" if created else f"existing user {owner}"
     return {
-        "access_key": f"Delete access key {rid} of created user {user}.",
-        "login_profile": f"Delete the console password of {user}.",
-        "user_policy_attachment": f"Detach {rid} from {user}.",
-        "inline_policy": f"Delete inline policy {rid} of {user}.",
+        "access_key": f"Delete access key {rid} of {whose}.",
+        "login_profile": f"Delete the console password the incident set for {whose}"
+        + ("." if created else " (its owner then needs a new one from an administrator)."),
+        "user_policy_attachment": f"Detach {rid} from {whose}.",
+        "inline_policy": f"Delete inline policy {rid} of {whose}.",
+        "group_membership": f"Remove {whose} from group {rid}.",
+        "role_policy_attachment": f"Detach {rid} from role {owner}.",
+        "role_inline_policy": f"Delete inline policy {rid} of role {owner}.",
     }[kind]
 
 
+def trust_policy_action(change: Mapping[str, Any]) -> dict[str, Any]:
+    """Flag a role whose trust policy the identities changed: CloudTrail holds only the new
+    document, so the responder restores the expected one (console steps, no command)."""
+    role, at = change["resource_id"], change.get("created_at")
+    steps = [s.format(role=repr(role), at=at) for s in TRUST_STEPS]
+    return new_action(
+        "review_trust_policy",
+        "iam_role",
+        role,
+        f"Review the trust policy of role {role}: the incident's identities changed who may "
+        "assume it.",
+        account_id=change.get("account_id"),
+        region=None,
+        console=steps,
+    )
+
+
+def _parts(
+    parts: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], created: bool
+) -> list[dict[str, Any]]:
+    """The removal of each row's part (``parts``: kind -> spec) of its user or role."""
+    out = []
+    for r in sorted(rows, key=lambda r: (r["kind"], r["resource_id"])):
+        owner, where = r.get("user_name"), {"account_id": r.get("account_id"), "region": None}
+        what = _part_description(r["kind"], r["resource_id"], owner, created)
+        values = {"id": r["resource_id"], "user": owner, "role": owner}
+        out.append(parts[r["kind"]].build(values, what, **where))
+    return out
+
+
 def iam_actions(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Remove what the identities created in IAM: per user, its keys, login profile, attached
-    and inline policies, then the user; then the managed policies they created."""
+    """Remove what the identities did in IAM. Users they created: the user's keys, login
+    profile, policies and groups, then the user. Existing users and roles (persistence): the
+    keys, login profiles, policies and group memberships they added; trust policy changes are
+    flagged for review. Then the managed policies they created. Parts are matched to their
+    user or role by account and name."""
     out: list[dict[str, Any]] = []
-    users = sorted({r["resource_id"] for r in resources if r["kind"] == "user"})
-    for user in users:
-        account = next((r.get("account_id") for r in resources if r["resource_id"] == user), None)
-        where: dict[str, Any] = {"account_id": account, "region": None}
+    created = sorted(
+        {(r.get("account_id") or "", r["resource_id"]) for r in resources if r["kind"] == "user"}
+    )
+    for account, user in created:
+        where: dict[str, Any] = {"account_id": account or None, "region": None}
         if valid("iam_name", user):  # parts of a user whose name fails validation are skipped
-            for r in resources:
-                spec = IAM_USER_PARTS.get(r["kind"])
-                if r.get("user_name") == user and spec is not None:
-                    what = _user_part_description(r["kind"], r["resource_id"], user)
-                    out.append(spec.build({"id": r["resource_id"], "user": user}, what, **where))
+            rows = [
+                r
+                for r in resources
+                if r["kind"] in IAM_USER_PARTS
+                and r.get("user_name") == user
+                and (r.get("account_id") or "") == account
+            ]
+            out += _parts(IAM_USER_PARTS, rows, created=True)
         out.append(specs.DELETE_IAM_USER.build({"id": user}, f"Delete IAM user {user}.", **where))
+    existing = [
+        r
+        for r in resources
+        if r["kind"] in IAM_USER_PARTS
+        and ((r.get("account_id") or ""), r.get("user_name")) not in created
+    ]
+    out += _parts(IAM_USER_PARTS, existing, created=False)
+    out += _parts(IAM_ROLE_PARTS, [r for r in resources if r["kind"] in IAM_ROLE_PARTS], False)
+    for r in sorted(resources, key=lambda r: r["resource_id"]):
+        if r["kind"] == "trust_policy":
+            out.append(trust_policy_action(r))
     for r in resources:
         if r["kind"] == "policy":
             arn = r["resource_id"]
@@ -233,10 +285,7 @@ def build_plan(
     for role in sorted(
         {r["role_arn"] for r in scope.get("assumed_roles", []) if r.get("role_arn")}
     ):
-        account = next(
-            r.get("account_id") for r in scope["assumed_roles"] if r.get("role_arn") == role
-        )
-        plan.append(revoke_sessions_action(role, started or "", account))
+        plan.append(revoke_sessions_action(role, started or ""))
     for instance in sorted(scope.get("instances", []), key=lambda i: i["instance_id"]):
         plan.append(instance_action(instance))
     by_group: dict[str, list[Mapping[str, Any]]] = {}

@@ -51,14 +51,21 @@ def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return canon(a) == canon(b)
 
 
-def _keep_done(draft: dict[str, Any], old: Mapping[str, Any]) -> None:
-    """An action once seen done stays done; ``actions_done`` and ``fixed_at`` follow."""
+def _keep_done(
+    draft: dict[str, Any], old: Mapping[str, Any], withdrawn: set[tuple[str, str]]
+) -> None:
+    """An action once seen done stays done unless its resource came back since
+    (``withdrawn``); ``actions_done`` and ``fixed_at`` follow."""
     previous_done = {
         (a["action"], a["resource_id"]): a for a in old.get("remediation") or [] if a.get("done")
     }
     for action in draft["remediation"]:
         kept = previous_done.get((action["action"], action["resource_id"]))
-        if kept and not action["done"]:
+        if (
+            kept
+            and not action["done"]
+            and (action["action"], action["resource_id"]) not in withdrawn
+        ):
             action.update(
                 done=True, done_at=kept["done_at"], done_by_event_id=kept["done_by_event_id"]
             )
@@ -91,7 +98,7 @@ def finalize(
     for draft in drafts:
         row = draft.row
         old = prior.get(row["incident_id"], {})
-        _keep_done(row, old)
+        _keep_done(row, old, draft.withdrawn)
         grew = bool(set(row["alert_ids"]) - set(old.get("alert_ids") or []))
         manual = {k: old.get(k) for k in MANUAL_COLUMNS}
         if old.get("status") == "resolved" and grew:  # new alerts reopen a resolved incident
