@@ -1,4 +1,6 @@
--- Root creates an access key: for itself (critical) or for an IAM user (high).
+-- Root creates an access key for itself (critical). Root creating a key for an IAM user is
+-- low: the root session doing it is already raised by root_console_login (console) or
+-- root_access_key_used (API), and iam_user_credentials_created judges keys made for others.
 SELECT
     event_time,
     event_id AS evidence_id,
@@ -13,7 +15,7 @@ SELECT
     coalesce(get_json_object(request_parameters, '$.userName'), 'root') AS key_owner,
     CASE
         WHEN get_json_object(request_parameters, '$.userName') IS NULL THEN 'critical'
-        ELSE 'high'
+        ELSE 'low'
     END AS severity
 FROM cloudtrail_events
 WHERE event_source = 'iam.amazonaws.com'
