@@ -7,9 +7,10 @@
 --   * a layer belongs to an outside account;
 --   * the principal has :warmup_hours of history and has not made that call before (baseline
 --     within :baseline_days, or the data);
---   * the principal has no such history (a first run, a principal the data has just met) and
---     this is its only function change in the data, not through the console or infrastructure
---     as code: a deployer repeats, an overwrite is a one-off.
+--   * the principal has no such history (a first run, a principal the data has just met), this
+--     is its only function change in the data, not through the console or infrastructure as
+--     code, and new code comes inline rather than from an S3 object or image: a deployer
+--     repeats and ships built artifacts, an overwrite is a one-off with its own package.
 -- Routine deployments (the same principal and client as the function's last change, repeated)
 -- raise nothing. Refused calls are attempts: low (AddPermission: medium).
 WITH calls AS (
@@ -144,6 +145,8 @@ flagged AS (
             CASE WHEN has_history AND new_call THEN 'a first for this principal' END,
             CASE WHEN NOT has_history AND other_changes = 0
                     AND ua_family NOT IN ('console', 'terraform', 'cloudformation')
+                    AND get_json_object(request_parameters, '$.s3Bucket') IS NULL
+                    AND get_json_object(request_parameters, '$.imageUri') IS NULL
                 THEN 'the only function change of a principal without history' END
         ) AS why
     FROM reasoned
