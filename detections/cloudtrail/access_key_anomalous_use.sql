@@ -1,11 +1,13 @@
 -- A long-term access key (AKIA...) used again after :dormant_days or more without use, or used
--- from an ASN it has never used although it has :warmup_hours of history.
+-- from an ASN it has never used although it has :warmup_hours of history. A key id names one
+-- principal's key: events of the same id under another principal (copied examples, the
+-- documentation's sample key) are not its earlier use.
 WITH keyed AS (
     SELECT
         *,
-        lag(event_time) OVER (PARTITION BY access_key_id ORDER BY event_time, event_id) AS prev_in_view,
-        min(event_time) OVER (PARTITION BY access_key_id) AS key_first_in_view,
-        min(event_time) OVER (PARTITION BY access_key_id, src_asn) AS asn_first_in_view
+        lag(event_time) OVER (PARTITION BY access_key_id, principal_arn ORDER BY event_time, event_id) AS prev_in_view,
+        min(event_time) OVER (PARTITION BY access_key_id, principal_arn) AS key_first_in_view,
+        min(event_time) OVER (PARTITION BY access_key_id, principal_arn, src_asn) AS asn_first_in_view
     FROM cloudtrail_events
     WHERE access_key_id LIKE 'AKIA%'
 ),

@@ -70,7 +70,7 @@ SELECT
     END AS grantee_list,
     CASE WHEN error_code IS NULL THEN 'opened to' ELSE concat('attempted to open (refused: ', error_code, ') to') END AS outcome,
     CASE
-        WHEN error_code IS NOT NULL THEN 'medium'
+        WHEN error_code IS NOT NULL THEN 'low'
         WHEN array_contains(policy_grantees, '*') OR size(acl_groups) > 0 THEN 'critical'
         ELSE 'high'
     END AS severity

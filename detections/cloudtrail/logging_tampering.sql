@@ -2,9 +2,12 @@
 -- UpdateTrail or PutEventSelectors that reduce logging, GuardDuty detector deletion or disabling,
 -- leaving the administrator account or removing members, auto-archive filters, AWS Config
 -- recorder stops, VPC flow-log and Route 53 Resolver query-log deletion, and leaving the AWS
--- Organization. High when the call succeeded, medium for a refused attempt; low when the caller
--- stops or deletes a trail it created itself within :own_trail_hours (tearing down its own
--- trail, as infrastructure-as-code does, is not hiding from the account's audit trail).
+-- Organization. High when the call succeeded; low when the caller stops or deletes a trail it
+-- created itself within :own_trail_hours (tearing down its own trail, as infrastructure-as-code
+-- does, is not hiding from the account's audit trail). A refused or failed call changed nothing
+-- and alone does not tell a probe from a missing permission or a mistyped trail name: low,
+-- titled "attempted" (sensitive_call_refused judges refusals against the principal's history),
+-- except LeaveOrganization, which has no routine use: an attempt is medium.
 WITH own_trails AS (
     SELECT actor_arn AS creator, trail_name, last_seen AS created_at
     FROM baseline_trail_creator
@@ -77,7 +80,8 @@ SELECT
     CASE
         WHEN t.event_id IS NOT NULL THEN 'low'
         WHEN error_code IS NULL THEN 'high'
-        ELSE 'medium'
+        WHEN event_name = 'LeaveOrganization' THEN 'medium'
+        ELSE 'low'
     END AS severity
 FROM calls
 LEFT JOIN teardown AS t ON calls.event_id = t.event_id

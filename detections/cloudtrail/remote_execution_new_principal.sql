@@ -3,7 +3,10 @@
 -- SendSerialConsoleSSHPublicKey, EnableSerialConsoleAccess, and ModifyInstanceAttribute that sets
 -- user data. "Before" means a successful call of the same API by the same principal (role for
 -- role sessions) at least :warmup_hours earlier, in the baseline (within :baseline_days) or in
--- the evaluated data. High; refused attempts medium.
+-- the evaluated data. High. A call that was allowed but failed (the instance not ready or not
+-- managed) is a retry away from running: medium, "attempted". A denied call (AccessDenied,
+-- UnauthorizedOperation) shows a credential that may not do it, which alone does not tell a
+-- probe from a missing permission: low (sensitive_call_refused judges denials against history).
 WITH calls AS (
     SELECT
         *,
@@ -60,7 +63,11 @@ SELECT
             get_json_object(c.request_parameters, '$.instanceId')))
     ) AS instance_ids,
     CASE WHEN c.error_code IS NULL THEN '' ELSE concat(' attempted (refused: ', c.error_code, ')') END AS outcome,
-    CASE WHEN c.error_code IS NULL THEN 'high' ELSE 'medium' END AS severity
+    CASE
+        WHEN c.error_code IS NULL THEN 'high'
+        WHEN c.error_code RLIKE :denied_errors THEN 'low'
+        ELSE 'medium'
+    END AS severity
 FROM calls AS c
 LEFT JOIN seen AS s ON c.actor_arn = s.actor_arn AND c.event_key = s.event_key
 LEFT JOIN known AS k

@@ -68,7 +68,7 @@ SELECT
     CASE WHEN array_contains(grantees, 'all') THEN 'everyone (public)' ELSE array_join(grantees, ', ') END AS grantee_list,
     CASE WHEN error_code IS NULL THEN 'shared with' ELSE concat('attempted to share (refused: ', error_code, ') with') END AS outcome,
     CASE
-        WHEN error_code IS NOT NULL THEN 'medium'
+        WHEN error_code IS NOT NULL THEN 'low'
         WHEN array_contains(grantees, 'all') THEN 'critical'
         ELSE 'high'
     END AS severity
