@@ -31,6 +31,7 @@ from schemas.alerts import ALERTS, SEVERITIES
 
 MODES = ("live", "dry_run")
 EVIDENCE_LIMIT = 200
+BOOKKEEPING = ("created_at", "updated_at", "status", "run_id", "exception_id", "fingerprint")
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,8 @@ def _merged(anchor: dict[str, Any], row: dict[str, Any], now: datetime, run_id: 
     )
     out["entities"] = [{"type": t, "value": v} for t, v in out["entities"]]
     out["evidence"] = [{"id": i, "source_file": f, "record_index": n} for i, f, n in out["evidence"]]
-    content = {k: v for k, v in out.items() if k not in ("created_at", "updated_at", "status", "run_id",
-                                                          "exception_id", "fingerprint")}
+    content = {k: v for k, v in out.items() if k not in BOOKKEEPING}
+    content["window_counts"] = sorted(counts.items())
     out["fingerprint"] = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
     return out
 

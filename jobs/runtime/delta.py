@@ -33,7 +33,8 @@ class Table:
         (``ALTER TABLE ... ADD COLUMNS``; such columns are nullable, old rows read NULL)."""
         if self.exists(spark, lakehouse):
             table = DeltaTable.forPath(spark, self.path(lakehouse))
-            self._add_missing_columns(spark, table, lakehouse)
+            if self._add_missing_columns(spark, table, lakehouse):
+                table = DeltaTable.forPath(spark, self.path(lakehouse))  # the altered snapshot
             return table
         builder = DeltaTable.createIfNotExists(spark).location(self.path(lakehouse))
         builder = builder.addColumns(self.schema)
@@ -43,12 +44,13 @@ class Table:
             builder = builder.property(key, value)
         return builder.execute()
 
-    def _add_missing_columns(self, spark: SparkSession, table: DeltaTable, lakehouse: str) -> None:
+    def _add_missing_columns(self, spark: SparkSession, table: DeltaTable, lakehouse: str) -> bool:
         present = set(table.toDF().columns)
         missing = [f for f in self.schema.fields if f.name not in present]
         if missing:
             columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
             spark.sql(f"ALTER TABLE delta.`{self.path(lakehouse)}` ADD COLUMNS ({columns})")
+        return bool(missing)
 
     def exists(self, spark: SparkSession, lakehouse: str) -> bool:
         """Whether a Delta table is at the table's path."""
