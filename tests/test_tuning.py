@@ -23,31 +23,60 @@ HOUR = timedelta(hours=1)
 ROLE = "arn:aws:iam::111122223333:role/ci-deploy"
 
 
-def alert(window: int, events: int, *, detection: str = "TW-CT-004", key: str = "k1",
-          severity: str = "medium", principal: str = ROLE) -> dict[str, Any]:
+def alert(
+    window: int,
+    events: int,
+    *,
+    detection: str = "TW-CT-004",
+    key: str = "k1",
+    severity: str = "medium",
+    principal: str = ROLE,
+) -> dict[str, Any]:
     """A gold/alerts row of ``detection`` for dedupe key ``key`` in window ``T0 + window hours``."""
     start = T0 + window * HOUR
     return {
-        "alert_id": f"{detection}-{key}-{window}", "detection_id": detection,
+        "alert_id": f"{detection}-{key}-{window}",
+        "detection_id": detection,
         "detection_name": {"TW-CT-004": "key_pair_imported"}.get(detection, "root_access_key_used"),
-        "title": f"alert {key}", "severity": severity, "mitre_techniques": ["T1098.004"],
-        "mitre_tactics": ["TA0003"], "window_start": start, "first_seen": start + timedelta(minutes=5),
-        "last_seen": start + timedelta(minutes=50), "alert_time": start + timedelta(minutes=5),
-        "created_at": T0, "updated_at": T0, "event_count": events, "account_id": "111122223333",
-        "region": "eu-west-1", "principal_arn": principal, "access_key_id": None,
-        "source_ips": [f"203.0.113.{window}"], "entities": [{"type": "key_pair", "value": f"key-{window}"}],
-        "evidence": [{"id": f"ev-{window}-{i}", "source_file": "f.json.gz", "record_index": i}
-                     for i in range(events)],
-        "status": "open", "run_id": "r", "fingerprint": f"fp-{window}-{events}", "exception_id": None,
-        "dedupe_key": f"{detection}|{key}", "window_counts": {start: events},
+        "title": f"alert {key}",
+        "severity": severity,
+        "mitre_techniques": ["T1098.004"],
+        "mitre_tactics": ["TA0003"],
+        "window_start": start,
+        "first_seen": start + timedelta(minutes=5),
+        "last_seen": start + timedelta(minutes=50),
+        "alert_time": start + timedelta(minutes=5),
+        "created_at": T0,
+        "updated_at": T0,
+        "event_count": events,
+        "account_id": "111122223333",
+        "region": "eu-west-1",
+        "principal_arn": principal,
+        "access_key_id": None,
+        "source_ips": [f"203.0.113.{window}"],
+        "entities": [{"type": "key_pair", "value": f"key-{window}"}],
+        "evidence": [
+            {"id": f"ev-{window}-{i}", "source_file": "f.json.gz", "record_index": i}
+            for i in range(events)
+        ],
+        "status": "open",
+        "run_id": "r",
+        "fingerprint": f"fp-{window}-{events}",
+        "exception_id": None,
+        "dedupe_key": f"{detection}|{key}",
+        "window_counts": {start: events},
     }
 
 
-def run(spark: SparkSession, lake: str, rows: list[dict[str, Any]], tuning: Tuning, run_id: str) -> None:
+def run(
+    spark: SparkSession, lake: str, rows: list[dict[str, Any]], tuning: Tuning, run_id: str
+) -> None:
     """What a detect run does with its alerts: tune, compare, MERGE."""
     table = ALERTS.ensure(spark, lake)
     now = T0 + timedelta(days=1)
-    alerts = tune(spark, local_frame(spark, rows, ALERTS_SCHEMA), table.toDF(), tuning, None, now, run_id)
+    alerts = tune(
+        spark, local_frame(spark, rows, ALERTS_SCHEMA), table.toDF(), tuning, None, now, run_id
+    )
     merge_alerts(table, changes(table.toDF(), alerts))
 
 
@@ -67,7 +96,10 @@ def test_suppression_across_three_windows_gives_one_alert_with_its_count(
     assert first["first_seen"] == (T0 + timedelta(minutes=5)).replace(tzinfo=None)
     assert first["last_seen"] == (T0 + 5 * HOUR + timedelta(minutes=50)).replace(tzinfo=None)
     assert {k.replace(tzinfo=UTC): v for k, v in first["window_counts"].items()} == {
-        T0: 2, T0 + HOUR: 3, T0 + 5 * HOUR: 4}
+        T0: 2,
+        T0 + HOUR: 3,
+        T0 + 5 * HOUR: 4,
+    }
     assert len(first["evidence"]) == 9
     assert first["source_ips"] == ["203.0.113.0", "203.0.113.1", "203.0.113.5"]
     assert rows["TW-CT-004-k1-30"]["event_count"] == 1  # 30 hours later: a new alert
@@ -82,14 +114,24 @@ def test_without_suppress_for_every_window_is_an_alert(spark: SparkSession, tmp_
 
 def test_dry_run_and_exception_statuses(spark: SparkSession, tmp_path: Path) -> None:
     lake = str(tmp_path / "lake")
-    ci = ExceptionEntry("ci-keys", frozenset({"key_pair_imported"}),
-                        (("principal_arn", (Pattern("glob", "arn:aws:iam::*:role/ci-*"),)),),
-                        "CI imports keys", "platform", T0 + timedelta(days=90))
+    ci = ExceptionEntry(
+        "ci-keys",
+        frozenset({"key_pair_imported"}),
+        (("principal_arn", (Pattern("glob", "arn:aws:iam::*:role/ci-*"),)),),
+        "CI imports keys",
+        "platform",
+        T0 + timedelta(days=90),
+    )
     tuning = Tuning(exceptions=(ci,), modes={"TW-CT-004": "live", "TW-CT-001": "dry_run"})
-    rows = [alert(0, 1), alert(0, 1, key="k2", principal="arn:aws:iam::111122223333:user/alice"),
-            alert(0, 1, detection="TW-CT-001")]
+    rows = [
+        alert(0, 1),
+        alert(0, 1, key="k2", principal="arn:aws:iam::111122223333:user/alice"),
+        alert(0, 1, detection="TW-CT-001"),
+    ]
     run(spark, lake, rows, tuning, "run-1")
-    got = {r["alert_id"]: (r["status"], r["exception_id"]) for r in ALERTS.read(spark, lake).collect()}
+    got = {
+        r["alert_id"]: (r["status"], r["exception_id"]) for r in ALERTS.read(spark, lake).collect()
+    }
     assert got == {
         "TW-CT-004-k1-0": ("suppressed", "ci-keys"),
         "TW-CT-004-k2-0": ("open", None),
@@ -114,10 +156,15 @@ def test_suppressed_and_dry_run_alerts_never_reach_incidents_or_delivery(
 
 def test_an_older_alert_table_gains_the_new_columns(spark: SparkSession, tmp_path: Path) -> None:
     lake = str(tmp_path / "lake")
-    old_fields = [f for f in ALERTS_SCHEMA.fields if f.name not in ("exception_id", "dedupe_key", "window_counts")]
+    old_fields = [
+        f
+        for f in ALERTS_SCHEMA.fields
+        if f.name not in ("exception_id", "dedupe_key", "window_counts")
+    ]
     old = alert(0, 1)
-    local_frame(spark, [{f.name: old[f.name] for f in old_fields}], ALERTS_SCHEMA.__class__(old_fields)) \
-        .write.format("delta").save(ALERTS.path(lake))
+    local_frame(
+        spark, [{f.name: old[f.name] for f in old_fields}], ALERTS_SCHEMA.__class__(old_fields)
+    ).write.format("delta").save(ALERTS.path(lake))
     run(spark, lake, [alert(1, 2)], Tuning(), "after-upgrade")
     rows = {r["alert_id"]: r for r in ALERTS.read(spark, lake).collect()}
     assert set(rows) == {"TW-CT-004-k1-0", "TW-CT-004-k1-1"}

@@ -22,31 +22,46 @@ BACKTEST_DIFFERS = 3
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """``detect [--detection NAME --from T --to T [--write]]``,
     ``detect --backtest --from T --to T [--detections NAME ...]``, plus the common job options."""
-    parser = job_parser("detect", "Run the detections incrementally, retro-hunt one detection, "
-                                  "or backtest detections over history.")
+    parser = job_parser(
+        "detect",
+        "Run the detections incrementally, retro-hunt one detection, "
+        "or backtest detections over history.",
+    )
     parser.add_argument("--detection", help="retro-hunt: the detection name or id to re-run")
     parser.add_argument("--from", dest="start", help="retro-hunt or backtest start (ISO-8601, UTC)")
     parser.add_argument("--to", dest="end", help="retro-hunt or backtest end (ISO-8601, UTC)")
     parser.add_argument("--write", action="store_true", help="retro-hunt: MERGE what it finds")
     parser.add_argument(
-        "--backtest", action="store_true",
+        "--backtest",
+        action="store_true",
         help="run the detections as configured now over --from/--to, write no alerts, report the "
-             f"difference to gold/alerts (exit status {BACKTEST_DIFFERS} when there is one)",
+        f"difference to gold/alerts (exit status {BACKTEST_DIFFERS} when there is one)",
     )
-    parser.add_argument("--detections", nargs="+", default=[], metavar="NAME",
-                        help="backtest: only these detections (names or ids)")
     parser.add_argument(
-        "--backfill", action="store_true",
-        help="evaluate all landed history a detection has not covered, not only "
-             "detect.initial_lookback",
+        "--detections",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="backtest: only these detections (names or ids)",
     )
-    parser.add_argument("--exceptions", metavar="PATH",
-                        help="exceptions file (default: detect.exceptions, conf/exceptions.yml)")
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="evaluate all landed history a detection has not covered, not only "
+        "detect.initial_lookback",
+    )
+    parser.add_argument(
+        "--exceptions",
+        metavar="PATH",
+        help="exceptions file (default: detect.exceptions, conf/exceptions.yml)",
+    )
     args = parser.parse_args(list(argv))
     if args.backtest:
         if not (args.start and args.end) or args.detection or args.write:
-            parser.error("a backtest needs --from and --to, and takes --detections, not --detection "
-                         "or --write.")
+            parser.error(
+                "a backtest needs --from and --to, and takes --detections, not --detection "
+                "or --write."
+            )
         return args
     if args.detections:
         parser.error("--detections applies to a backtest (--backtest) only.")
@@ -70,8 +85,15 @@ def main(argv: Sequence[str]) -> int:
     run_id = new_run_id()
     enrichment = Enrichment.of(spark, conf)
     if args.backtest:
-        report = backtest(spark, conf, parse_time(args.start), parse_time(args.end),
-                          args.detections, run_id, enrichment)
+        report = backtest(
+            spark,
+            conf,
+            parse_time(args.start),
+            parse_time(args.end),
+            args.detections,
+            run_id,
+            enrichment,
+        )
         for line in report.lines():
             print(safe(line))
         base = f"reports/backtests/{run_id}"
@@ -82,13 +104,27 @@ def main(argv: Sequence[str]) -> int:
     if not args.detection:
         print(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}")
         return 0
-    result = retro_hunt(spark, conf, args.detection, parse_time(args.start), parse_time(args.end),
-                        args.write, run_id, enrichment)
+    result = retro_hunt(
+        spark,
+        conf,
+        args.detection,
+        parse_time(args.start),
+        parse_time(args.end),
+        args.write,
+        run_id,
+        enrichment,
+    )
     verb = "wrote" if args.write else "would write"
-    print(f"retro-hunt {args.detection}: {verb} {len(result.new)} new and {len(result.changed)} "
-          f"changed alerts; {result.unchanged} unchanged")
+    print(
+        f"retro-hunt {args.detection}: {verb} {len(result.new)} new and {len(result.changed)} "
+        f"changed alerts; {result.unchanged} unchanged"
+    )
     for label, rows in (("new", result.new), ("changed", result.changed)):
         for r in rows:
-            print(safe(f"  {label:<8}{r['alert_id']}  {r['severity']:<8} "
-                       f"{r['first_seen']:%Y-%m-%d %H:%M}  {r['title']}"))
+            print(
+                safe(
+                    f"  {label:<8}{r['alert_id']}  {r['severity']:<8} "
+                    f"{r['first_seen']:%Y-%m-%d %H:%M}  {r['title']}"
+                )
+            )
     return 0

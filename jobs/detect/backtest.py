@@ -38,7 +38,15 @@ from jobs.runtime.times import ceil_time, floor_time
 from jobs.sources import SOURCES
 
 TOP_ENTITIES = 10
-COMPARED = ("alert_id", "detection_name", "severity", "status", "window_start", "first_seen", "title")
+COMPARED = (
+    "alert_id",
+    "detection_name",
+    "severity",
+    "status",
+    "window_start",
+    "first_seen",
+    "title",
+)
 
 
 @dataclass
@@ -69,27 +77,45 @@ class BacktestReport:
             f"{len(self.gone)} gone, {len(self.changed)} changed severity against gold/alerts",
             "alerts per day:",
         ]
-        out += [f"  {day}  " + ", ".join(f"{n} {s}" for s, n in sorted(by.items()))
-                for day, by in sorted(self.per_day.items())]
+        out += [
+            f"  {day}  " + ", ".join(f"{n} {s}" for s, n in sorted(by.items()))
+            for day, by in sorted(self.per_day.items())
+        ]
         out.append("top entities:")
         out += [f"  {n:>5}  {entity}" for entity, n in self.top_entities]
         for label, rows in (("new", self.new), ("gone", self.gone)):
-            out += [f"  {label:<8}{r['alert_id']}  {r['severity']:<8} {r['detection_name']}  {r['title']}"
-                    for r in rows]
-        out += [f"  changed {r['alert_id']}  {r['was']} -> {r['severity']}  {r['detection_name']}  {r['title']}"
-                for r in self.changed]
+            out += [
+                f"  {label:<8}{r['alert_id']}  {r['severity']:<8} "
+                f"{r['detection_name']}  {r['title']}"
+                for r in rows
+            ]
+        out += [
+            f"  changed {r['alert_id']}  {r['was']} -> {r['severity']}  "
+            f"{r['detection_name']}  {r['title']}"
+            for r in self.changed
+        ]
         out += [f"  FAILED  {name}: {error}" for name, error in sorted(self.errors.items())]
         return out
 
     def to_json(self) -> str:
         """The report as a JSON document."""
-        return json.dumps({
-            "start": self.start.isoformat(), "end": self.end.isoformat(),
-            "detections": self.detections, "alerts": self.alerts, "per_day": self.per_day,
-            "top_entities": [{"entity": e, "alerts": n} for e, n in self.top_entities],
-            "new": self.new, "gone": self.gone, "changed_severity": self.changed,
-            "errors": self.errors,
-        }, indent=2, sort_keys=True, default=str)
+        return json.dumps(
+            {
+                "start": self.start.isoformat(),
+                "end": self.end.isoformat(),
+                "detections": self.detections,
+                "alerts": self.alerts,
+                "per_day": self.per_day,
+                "top_entities": [{"entity": e, "alerts": n} for e, n in self.top_entities],
+                "new": self.new,
+                "gone": self.gone,
+                "changed_severity": self.changed,
+                "errors": self.errors,
+            },
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
 
 
 def compare(
@@ -102,8 +128,11 @@ def compare(
     order = lambda rows: sorted(rows, key=lambda r: (r["first_seen"], r["alert_id"]))  # noqa: E731
     new = order(r for i, r in now.items() if i not in old)
     gone = order(r for i, r in old.items() if i not in now)
-    changed = order({**r, "was": old[i]["severity"]} for i, r in now.items()
-                    if i in old and old[i]["severity"] != r["severity"])
+    changed = order(
+        {**r, "was": old[i]["severity"]}
+        for i, r in now.items()
+        if i in old and old[i]["severity"] != r["severity"]
+    )
     return new, gone, changed
 
 
@@ -124,18 +153,27 @@ def _rows(df: DataFrame) -> list[dict[str, Any]]:
 
 
 def backtest(
-    spark: SparkSession, conf: dict[str, Any], start: datetime, end: datetime,
-    names: Sequence[str], run_id: str, enrichment: Enrichment,
+    spark: SparkSession,
+    conf: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    names: Sequence[str],
+    run_id: str,
+    enrichment: Enrichment,
 ) -> BacktestReport:
     """Run the enabled detections (or those ``names`` lists) over ``[start, end)``, widened to
     whole windows; write nothing."""
     settings = Settings.of(conf)
     lakehouse = conf["lakehouse"]
     detector_settings = load_settings(settings_path(conf))
-    catalog = [d for d in load_catalog() if is_enabled(d, detector_settings) or {d.id, d.name} & set(names)]
+    catalog = [
+        d for d in load_catalog() if is_enabled(d, detector_settings) or {d.id, d.name} & set(names)
+    ]
     unknown = sorted(set(names) - {k for d in catalog for k in (d.id, d.name)})
     if unknown:
-        raise DetectionError(f"no detection named {', '.join(unknown)}; see docs/detections.md for the list.")
+        raise DetectionError(
+            f"no detection named {', '.join(unknown)}; see docs/detections.md for the list."
+        )
     chosen = [d for d in catalog if not names or d.id in names or d.name in names]
     lo, hi = floor_time(start, settings.window), ceil_time(end, settings.window)
     if hi <= lo:
@@ -145,11 +183,21 @@ def backtest(
     report = BacktestReport(lo, hi, [d.name for d in chosen])
     empty = local_frame(spark, [], ALERTS.schema)
     written = ALERTS.read(spark, lakehouse) if ALERTS.exists(spark, lakehouse) else empty
-    baselines = (BASELINES.read(spark, lakehouse) if BASELINES.exists(spark, lakehouse)
-                 else local_frame(spark, [], BASELINES.schema))
+    baselines = (
+        BASELINES.read(spark, lakehouse)
+        if BASELINES.exists(spark, lakehouse)
+        else local_frame(spark, [], BASELINES.schema)
+    )
     snaps = {s.view: snapshot(spark, lakehouse, s) for s in SOURCES}
-    kept = build_views(spark, snaps, lo - max(d.lookback for d in chosen), hi, baselines,
-                       enrichment.with_asn(settings.enrich_asn), [d.sql for d in chosen])
+    kept = build_views(
+        spark,
+        snaps,
+        lo - max(d.lookback for d in chosen),
+        hi,
+        baselines,
+        enrichment.with_asn(settings.enrich_asn),
+        [d.sql for d in chosen],
+    )
     step = int(settings.window.total_seconds())
 
     def run_one(d: Any) -> DataFrame:

@@ -14,7 +14,7 @@ import fnmatch
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,9 @@ def _pattern(field: str, value: Any, fail: Any) -> Pattern:
         try:
             ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise fail(f"match.source_ip value {text!r} is not a CIDR block such as 203.0.113.0/24") from None
+            raise fail(
+                f"match.source_ip value {text!r} is not a CIDR block such as 203.0.113.0/24"
+            ) from None
         return Pattern("cidr", text)
     return Pattern("glob" if GLOB_CHARS & set(text) else "exact", text)
 
@@ -113,7 +115,7 @@ def _expires(value: Any, fail: Any) -> datetime:
     if isinstance(value, datetime):
         return utc(value)
     if isinstance(value, date):
-        return datetime.combine(value, time(), timezone.utc)
+        return datetime.combine(value, time(), UTC)
     try:
         return utc(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
     except ValueError:
@@ -122,7 +124,9 @@ def _expires(value: Any, fail: Any) -> datetime:
 
 def parse_entry(raw: Any, index: int, known: frozenset[str], fail_at: Any) -> ExceptionEntry:
     """One entry of the file, checked; ``known``: detection ids and names."""
-    label = f"entry {index}" + (f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else "")
+    label = f"entry {index}" + (
+        f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else ""
+    )
 
     def fail(message: str) -> ExceptionsError:
         return fail_at(f"{label}: {message}.")
@@ -153,7 +157,11 @@ def parse_entry(raw: Any, index: int, known: frozenset[str], fail_at: Any) -> Ex
             raise fail(f"match.{field} is an empty list")
         match.append((str(field), tuple(_pattern(field, v, fail) for v in values)))
     return ExceptionEntry(
-        str(raw["id"]), frozenset(names), tuple(match), str(raw["reason"]), str(raw["owner"]),
+        str(raw["id"]),
+        frozenset(names),
+        tuple(match),
+        str(raw["reason"]),
+        str(raw["owner"]),
         _expires(raw["expires"], fail),
     )
 
@@ -195,7 +203,9 @@ def split_expired(
 
 
 def first_match(
-    entries: Iterable[ExceptionEntry], detection_id: str, detection_name: str,
+    entries: Iterable[ExceptionEntry],
+    detection_id: str,
+    detection_name: str,
     facts: Mapping[str, Iterable[str]],
 ) -> str | None:
     """The id of the first entry (in file order) that covers the detection and matches the facts."""

@@ -60,10 +60,14 @@ def evaluate_each(
 
 
 def rows_per_window(
-    spark: SparkSession, snaps: Mapping[str, Snapshot], start: datetime, end: datetime,
+    spark: SparkSession,
+    snaps: Mapping[str, Snapshot],
+    start: datetime,
+    end: datetime,
     step: timedelta,
 ) -> dict[tuple[str, datetime], int]:
-    """(view, window start) -> rows of the pinned source table in that window of ``[start, end)``."""
+    """(view, window start) -> rows of the pinned source table in each window of
+    ``[start, end)``."""
     seconds = int(step.total_seconds())
     out: dict[tuple[str, datetime], int] = {}
     for view, snap in snaps.items():
@@ -71,9 +75,11 @@ def rows_per_window(
             continue
         t = F.expr(snap.source.time_expression)
         rows = (
-            snap.read(spark).where((t >= F.lit(start)) & (t < F.lit(end)))
+            snap.read(spark)
+            .where((t >= F.lit(start)) & (t < F.lit(end)))
             .groupBy(F.timestamp_seconds(F.floor(F.unix_seconds(t) / seconds) * seconds).alias("w"))
-            .count().collect()
+            .count()
+            .collect()
         )
         out.update({(view, utc(r["w"])): int(r["count"]) for r in rows if r["w"] is not None})
     return out
@@ -94,28 +100,40 @@ def alert_counts(changed: DataFrame) -> dict[tuple[str, str], int]:
 
 
 def health_rows(
-    catalog: Sequence[Detection], pending: Mapping[str, Sequence[Pending]],
-    rows: Mapping[tuple[str, datetime], int], outcomes: Mapping[str, Outcome],
-    counts: Mapping[tuple[str, str], int], modes: Mapping[str, str], run_id: str, now: datetime,
+    catalog: Sequence[Detection],
+    pending: Mapping[str, Sequence[Pending]],
+    rows: Mapping[tuple[str, datetime], int],
+    outcomes: Mapping[str, Outcome],
+    counts: Mapping[tuple[str, str], int],
+    modes: Mapping[str, str],
+    run_id: str,
+    now: datetime,
 ) -> list[dict[str, object]]:
     """One ``gold/detection_health`` row per detection of ``catalog``."""
     out = []
     for d in catalog:
         windows = pending.get(d.id, ())
         outcome = outcomes.get(d.id, Outcome())
-        out.append({
-            "run_id": run_id, "detection_id": d.id, "detection_name": d.name,
-            "mode": modes.get(d.id, "live"),
-            "windows_evaluated": sum(1 for w in windows if w.reason != "late"),
-            "windows_late": sum(1 for w in windows if w.reason == "late"),
-            "rows_read": sum(rows.get((v, w.start), 0) for v in d.source_tables for w in windows),
-            "run_seconds": round(outcome.seconds, 3),
-            "alerts_new": counts.get((d.id, "new"), 0),
-            "alerts_updated": counts.get((d.id, "updated"), 0),
-            "alerts_suppressed": counts.get((d.id, "suppressed"), 0),
-            "alerts_dry_run": counts.get((d.id, "dry_run"), 0),
-            "error": outcome.error, "evaluated_at": now,
-        })
+        out.append(
+            {
+                "run_id": run_id,
+                "detection_id": d.id,
+                "detection_name": d.name,
+                "mode": modes.get(d.id, "live"),
+                "windows_evaluated": sum(1 for w in windows if w.reason != "late"),
+                "windows_late": sum(1 for w in windows if w.reason == "late"),
+                "rows_read": sum(
+                    rows.get((v, w.start), 0) for v in d.source_tables for w in windows
+                ),
+                "run_seconds": round(outcome.seconds, 3),
+                "alerts_new": counts.get((d.id, "new"), 0),
+                "alerts_updated": counts.get((d.id, "updated"), 0),
+                "alerts_suppressed": counts.get((d.id, "suppressed"), 0),
+                "alerts_dry_run": counts.get((d.id, "dry_run"), 0),
+                "error": outcome.error,
+                "evaluated_at": now,
+            }
+        )
     return out
 
 

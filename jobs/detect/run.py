@@ -30,7 +30,13 @@ from jobs.detect.catalog import (
     settings_path,
 )
 from jobs.detect.evaluate import enable_parameter_binding, evaluate, to_alerts
-from jobs.detect.health import alert_counts, evaluate_each, health_rows, rows_per_window, write_health
+from jobs.detect.health import (
+    alert_counts,
+    evaluate_each,
+    health_rows,
+    rows_per_window,
+    write_health,
+)
 from jobs.detect.state import (
     Pending,
     Snapshot,
@@ -208,7 +214,8 @@ def run_detections(
                     "not evaluated (detect --backfill evaluates them)", lookback, summary.skipped_from)
     if not todo:
         log.info("detect: nothing to evaluate (%d detections up to date)", len(catalog))
-        write_health(spark, lakehouse, health_rows(catalog, {}, {}, {}, {}, tuning.modes, run_id, now))
+        idle = health_rows(catalog, {}, {}, {}, {}, tuning.modes, run_id, now)
+        write_health(spark, lakehouse, idle)
         return summary
 
     span_start = min(pending[d.id][0].start - d.lookback for d in todo)
@@ -229,9 +236,10 @@ def run_detections(
         kept.extend(parts)
         summary.failed = [d.name for d in todo if outcomes[d.id].error]
         raw = union_all(parts) if parts else local_frame(spark, [], ALERTS.schema)
-        counts = {(r["detection_id"], r["window_start"]): r["n"] for r in
-                  raw.groupBy("detection_id", "window_start").agg(F.count("*").alias("n")).collect()}
-        alerts = materialize(tune(spark, raw, gold["alerts"].toDF(), tuning, enrichment.asn_ranges, now, run_id))
+        per_window = raw.groupBy("detection_id", "window_start").agg(F.count("*").alias("n"))
+        counts = {(r["detection_id"], r["window_start"]): r["n"] for r in per_window.collect()}
+        tuned = tune(spark, raw, gold["alerts"].toDF(), tuning, enrichment.asn_ranges, now, run_id)
+        alerts = materialize(tuned)
         kept.append(alerts)
         changed = materialize(changes(gold["alerts"].toDF(), alerts))
         kept.append(changed)

@@ -20,7 +20,13 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.detect.catalog import Detection, DetectionError, load_catalog, load_settings, settings_path
+from jobs.detect.catalog import (
+    Detection,
+    DetectionError,
+    load_catalog,
+    load_settings,
+    settings_path,
+)
 from jobs.detect.exceptions import ExceptionEntry, first_match, load_exceptions, split_expired
 from jobs.enrich.asn import with_asn
 from jobs.runtime.config import PROJECT_ROOT
@@ -66,8 +72,11 @@ def exceptions_path(conf: Mapping[str, Any]) -> Path | None:
 
 
 def load_tuning(
-    conf: Mapping[str, Any], catalog: Sequence[Detection], settings: Mapping[str, Any],
-    settings_file: Path, now: datetime,
+    conf: Mapping[str, Any],
+    catalog: Sequence[Detection],
+    settings: Mapping[str, Any],
+    settings_file: Path,
+    now: datetime,
 ) -> Tuning:
     """The tuning for a run at ``now``; raise one sentence naming the file and entry when the
     exceptions file or a detection's ``mode`` / ``suppress_for`` is malformed."""
@@ -81,13 +90,18 @@ def load_tuning(
         own = settings["detections"].get(d.name) or {}
         mode = own.get("mode", "live")
         if mode not in MODES:
-            raise DetectionError(f"{settings_file}: detections.{d.name}.mode is {mode!r}, not one of {', '.join(MODES)}.")
+            raise DetectionError(
+                f"{settings_file}: detections.{d.name}.mode is {mode!r}, "
+                f"not one of {', '.join(MODES)}."
+            )
         modes[d.id] = mode
         if own.get("suppress_for") is not None:
             try:
                 spans[d.id] = parse_duration(own["suppress_for"])
             except DurationError as exc:
-                raise DetectionError(f"{settings_file}: detections.{d.name}.suppress_for: {exc}") from None
+                raise DetectionError(
+                    f"{settings_file}: detections.{d.name}.suppress_for: {exc}"
+                ) from None
     return Tuning(tuple(active), tuple(expired), modes, spans)
 
 
@@ -102,7 +116,9 @@ def _rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
-def _merged(anchor: dict[str, Any], row: dict[str, Any], now: datetime, run_id: str) -> dict[str, Any]:
+def _merged(
+    anchor: dict[str, Any], row: dict[str, Any], now: datetime, run_id: str
+) -> dict[str, Any]:
     """``anchor`` with ``row``'s window folded in (the window's count replaced, so a window
     evaluated again is not counted twice)."""
     counts = dict(anchor.get("window_counts") or {anchor["window_start"]: anchor["event_count"]})
@@ -117,21 +133,33 @@ def _merged(anchor: dict[str, Any], row: dict[str, Any], now: datetime, run_id: 
         severity=max(anchor["severity"], row["severity"], key=_rank),
         source_ips=sorted(set(anchor["source_ips"]) | set(row["source_ips"])),
         entities=sorted({(e["type"], e["value"]) for e in anchor["entities"] + row["entities"]}),
-        evidence=sorted({(e["id"], e["source_file"], e["record_index"])
-                         for e in anchor["evidence"] + row["evidence"]})[:EVIDENCE_LIMIT],
-        updated_at=now, run_id=run_id,
+        evidence=sorted(
+            {
+                (e["id"], e["source_file"], e["record_index"])
+                for e in anchor["evidence"] + row["evidence"]
+            }
+        )[:EVIDENCE_LIMIT],
+        updated_at=now,
+        run_id=run_id,
     )
     out["entities"] = [{"type": t, "value": v} for t, v in out["entities"]]
-    out["evidence"] = [{"id": i, "source_file": f, "record_index": n} for i, f, n in out["evidence"]]
+    out["evidence"] = [
+        {"id": i, "source_file": f, "record_index": n} for i, f, n in out["evidence"]
+    ]
     content = {k: v for k, v in out.items() if k not in BOOKKEEPING}
     content["window_counts"] = sorted(counts.items())
-    out["fingerprint"] = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    out["fingerprint"] = hashlib.sha256(
+        json.dumps(content, sort_keys=True, default=str).encode()
+    ).hexdigest()
     return out
 
 
 def fold(
-    rows: Iterable[dict[str, Any]], anchors: Iterable[dict[str, Any]],
-    spans: Mapping[str, timedelta], now: datetime, run_id: str,
+    rows: Iterable[dict[str, Any]],
+    anchors: Iterable[dict[str, Any]],
+    spans: Mapping[str, timedelta],
+    now: datetime,
+    run_id: str,
 ) -> list[dict[str, Any]]:
     """The alerts to write for a run's ``rows`` (``gold/alerts`` rows of detections with a
     ``suppress_for`` span), given the ``anchors`` already written for their dedupe keys.
@@ -147,10 +175,18 @@ def fold(
     for row in sorted(rows, key=lambda r: (r["window_start"], r["alert_id"])):
         group = groups.setdefault((row["detection_id"], row["dedupe_key"]), [])
         span = spans[row["detection_id"]]
-        at = next((i for i in range(len(group) - 1, -1, -1)
-                   if group[i]["window_start"] <= row["window_start"] < group[i]["window_start"] + span), None)
+        at = next(
+            (
+                i
+                for i in range(len(group) - 1, -1, -1)
+                if group[i]["window_start"] <= row["window_start"] < group[i]["window_start"] + span
+            ),
+            None,
+        )
         own = at is not None and group[at]["alert_id"] == row["alert_id"]
-        if at is None or (own and set(group[at].get("window_counts") or {}) <= {row["window_start"]}):
+        if at is None or (
+            own and set(group[at].get("window_counts") or {}) <= {row["window_start"]}
+        ):
             if at is None:
                 group.append(row)
                 group.sort(key=lambda a: a["window_start"])
@@ -164,7 +200,11 @@ def fold(
 
 
 def fold_windows(
-    spark: SparkSession, alerts: DataFrame, existing: DataFrame, tuning: Tuning, now: datetime,
+    spark: SparkSession,
+    alerts: DataFrame,
+    existing: DataFrame,
+    tuning: Tuning,
+    now: datetime,
     run_id: str,
 ) -> DataFrame:
     """``alerts`` with the windows of ``suppress_for`` detections folded (see ``fold``)."""
@@ -178,18 +218,30 @@ def fold_windows(
     keys = sorted({r["dedupe_key"] for r in rows})
     anchors = [
         r.asDict(recursive=True)
-        for r in existing.where(F.col("detection_id").isin(ids) & F.col("dedupe_key").isin(keys)).collect()
+        for r in existing.where(
+            F.col("detection_id").isin(ids) & F.col("dedupe_key").isin(keys)
+        ).collect()
     ]
     folded = local_frame(spark, fold(rows, anchors, tuning.suppress_for, now, run_id), ALERTS)
-    return union_all([alerts.where(~F.col("detection_id").isin(ids)), folded.select(*alerts.columns)])
+    return union_all(
+        [alerts.where(~F.col("detection_id").isin(ids)), folded.select(*alerts.columns)]
+    )
 
 
-def _facts(spark: SparkSession, alerts: DataFrame, fields: frozenset[str],
-           asn_ranges: DataFrame | None) -> dict[str, dict[str, set[str]]]:
+def _facts(
+    spark: SparkSession, alerts: DataFrame, fields: frozenset[str], asn_ranges: DataFrame | None
+) -> dict[str, dict[str, set[str]]]:
     """alert id -> match field -> values, for the fields the active exceptions name."""
     facts: dict[str, dict[str, set[str]]] = {}
-    for r in alerts.select("alert_id", "principal_arn", "access_key_id", "account_id", "region",
-                           "source_ips", "entities").collect():
+    for r in alerts.select(
+        "alert_id",
+        "principal_arn",
+        "access_key_id",
+        "account_id",
+        "region",
+        "source_ips",
+        "entities",
+    ).collect():
         facts[r["alert_id"]] = {
             "principal_arn": {r["principal_arn"]} - {None},
             "access_key_id": {r["access_key_id"]} - {None},
@@ -222,15 +274,22 @@ def with_statuses(
     """``alerts`` with ``status`` and ``exception_id``: suppressed by the first matching active
     exception, else ``dry_run`` for a detection in that mode, else as they were (``open``)."""
     dry = sorted(i for i, m in tuning.modes.items() if m == "dry_run")
-    out = alerts.withColumn(
-        "status", F.when(F.col("detection_id").isin(dry), F.lit("dry_run")).otherwise(F.col("status"))
-    ) if dry else alerts
+    out = (
+        alerts.withColumn(
+            "status",
+            F.when(F.col("detection_id").isin(dry), F.lit("dry_run")).otherwise(F.col("status")),
+        )
+        if dry
+        else alerts
+    )
     if not tuning.exceptions:
         return out
     fields = frozenset().union(*(e.fields for e in tuning.exceptions))
     facts = _facts(spark, alerts, fields, asn_ranges)
-    names = {r["alert_id"]: (r["detection_id"], r["detection_name"])
-             for r in alerts.select("alert_id", "detection_id", "detection_name").collect()}
+    names = {
+        r["alert_id"]: (r["detection_id"], r["detection_name"])
+        for r in alerts.select("alert_id", "detection_id", "detection_name").collect()
+    }
     hits = []
     for alert_id, (det_id, det_name) in names.items():
         hit = first_match(tuning.exceptions, det_id, det_name, facts.get(alert_id, {}))
@@ -241,16 +300,23 @@ def with_statuses(
     matched = local_frame(spark, hits, "alert_id string, _exception string")
     return (
         out.join(F.broadcast(matched), "alert_id", "left")
-        .withColumn("status", F.when(F.col("_exception").isNotNull(), F.lit("suppressed"))
-                    .otherwise(F.col("status")))
+        .withColumn(
+            "status",
+            F.when(F.col("_exception").isNotNull(), F.lit("suppressed")).otherwise(F.col("status")),
+        )
         .withColumn("exception_id", F.coalesce("_exception", "exception_id"))
         .select(*alerts.columns)
     )
 
 
 def tune(
-    spark: SparkSession, alerts: DataFrame, existing: DataFrame, tuning: Tuning,
-    asn_ranges: DataFrame | None, now: datetime, run_id: str,
+    spark: SparkSession,
+    alerts: DataFrame,
+    existing: DataFrame,
+    tuning: Tuning,
+    asn_ranges: DataFrame | None,
+    now: datetime,
+    run_id: str,
 ) -> DataFrame:
     """A run's alerts as they are to be written: folded, then given their statuses."""
     folded = fold_windows(spark, alerts, existing, tuning, now, run_id)
