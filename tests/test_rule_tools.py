@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from jobs import lakehouse
+from jobs.commands.alerts import alert_lines
+from jobs.commands.detect import parse_args as detect_args
 from jobs.commands.rules import lines, rule_rows
 from jobs.detect.catalog import load_catalog
 from jobs.detect.navigator import LAYER, layer, main, render
@@ -114,3 +118,45 @@ def test_rules_rows_rates_shares_and_errors() -> None:
 def test_rules_runs_without_spark_and_reads_the_health_table() -> None:
     assert "rules" in WITHOUT_SPARK and not needs_spark(["rules"])
     assert delta_reader.DETECTION_HEALTH == lakehouse.DETECTION_HEALTH.name
+
+
+def test_the_alerts_command_tags_suppressed_and_dry_run_alerts() -> None:
+    row = {
+        "severity": "high",
+        "alert_time": NOW,
+        "detection_id": "TW-CT-004",
+        "title": "t",
+        "alert_id": "a1",
+        "event_count": 2,
+        "entities": [],
+        "status": "suppressed",
+        "exception_id": "ci-keys",
+    }
+    assert alert_lines(row)[1].endswith("events    [suppressed by ci-keys]")
+    assert alert_lines({**row, "status": "dry_run"})[1].endswith("  [dry run]")
+    assert alert_lines({**row, "status": "open"})[1].endswith("2 events  ")
+
+
+def test_detect_and_pipeline_options() -> None:
+    args = detect_args(
+        [
+            "--backtest",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+            "--detections",
+            "a",
+            "TW-CT-004",
+            "--exceptions",
+            "x.yml",
+        ]
+    )
+    assert (args.backtest, args.detections, args.exceptions) == (True, ["a", "TW-CT-004"], "x.yml")
+    for bad in (
+        ["--backtest", "--from", "2026-11-01"],
+        ["--detections", "a"],
+        ["--backtest", "--from", "a", "--to", "b", "--detection", "x"],
+    ):
+        with pytest.raises(SystemExit):
+            detect_args(bad)
