@@ -175,6 +175,8 @@ def backtest(
             f"no detection named {', '.join(unknown)}; see docs/detections.md for the list."
         )
     chosen = [d for d in catalog if not names or d.id in names or d.name in names]
+    if not chosen:
+        raise DetectionError("no enabled detection to backtest; name some with --detections.")
     lo, hi = floor_time(start, settings.window), ceil_time(end, settings.window)
     if hi <= lo:
         raise DetectionError("--to must be later than --from.")
