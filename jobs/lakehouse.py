@@ -10,6 +10,7 @@ from jobs.runtime.delta import Table
 from jobs.sources import SOURCES
 from schemas.alerts import ALERTS as ALERTS_SCHEMA
 from schemas.alerts import BASELINES as BASELINES_SCHEMA
+from schemas.alerts import DETECTION_HEALTH as DETECTION_HEALTH_SCHEMA
 from schemas.alerts import DETECTION_RUNS as DETECTION_RUNS_SCHEMA
 from schemas.incidents import INCIDENTS as INCIDENTS_SCHEMA
 from schemas.incidents import RESPONSE_METRICS as RESPONSE_METRICS_SCHEMA
@@ -31,6 +32,7 @@ DELIVERIES = Table("_system/deliveries", DELIVERIES_SCHEMA)
 
 ALERTS = Table("gold/alerts", ALERTS_SCHEMA, properties=CHANGE_FEED)
 DETECTION_RUNS = Table("gold/detection_runs", DETECTION_RUNS_SCHEMA)
+DETECTION_HEALTH = Table("gold/detection_health", DETECTION_HEALTH_SCHEMA)
 BASELINES = Table("gold/baselines/first_seen", BASELINES_SCHEMA, ("kind",))
 INCIDENTS = Table("gold/incidents", INCIDENTS_SCHEMA, properties=CHANGE_FEED)
 RESPONSE_METRICS = Table("gold/response_metrics", RESPONSE_METRICS_SCHEMA)
@@ -38,7 +40,7 @@ RESPONSE_METRICS = Table("gold/response_metrics", RESPONSE_METRICS_SCHEMA)
 # What ingest creates before its first write.
 INGEST_TABLES: tuple[Table, ...] = SILVER + (QUARANTINE, INGESTED_FILES, INGEST_RUNS, DQ_RESULTS)
 TABLES: tuple[Table, ...] = INGEST_TABLES + (
-    ALERTS, DETECTION_RUNS, BASELINES, INCIDENTS, RESPONSE_METRICS, DELIVERIES,
+    ALERTS, DETECTION_RUNS, DETECTION_HEALTH, BASELINES, INCIDENTS, RESPONSE_METRICS, DELIVERIES,
 )
 
 

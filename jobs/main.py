@@ -27,12 +27,14 @@ JOBS = {  # job -> (module under jobs.commands, what it does)
     "remediate": "print an incident's fix plan, or --execute it",
     "notify": "send new and changed incidents or alerts to the configured destinations",
     "alerts": "list alerts at a terminal",
+    "rules": "each detection's health: last run, alert rates, suppressed share, errors",
     "sql": "Spark SQL prompt with the lakehouse tables as views",
 }
 # Jobs that only read tables (delta-rs, no JVM): job -> its read-only subcommands, or None when
 # every invocation only reads. The command module's parser picks the subcommand.
 WITHOUT_SPARK: dict[str, frozenset[str] | None] = {
     "alerts": None,
+    "rules": None,
     "incidents": frozenset({"list", "show"}),
 }
 

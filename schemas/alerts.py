@@ -6,6 +6,7 @@ Also the contract between a detection's SQL and the runner (``DETECTION_OUTPUT_R
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
+    DoubleType,
     LongType,
     MapType,
     StringType,
@@ -52,8 +53,19 @@ ALERTS = StructType(
         StructField("status", StringType(), False),
         StructField("run_id", StringType(), False),
         StructField("fingerprint", StringType(), False),
+        # Added after the first release: nullable, so older tables gain them by ALTER TABLE
+        # (jobs.runtime.delta.Table.ensure). The exception that suppressed the alert; a hash of the
+        # detection id and dedupe values without the window (what suppress_for folds on); the
+        # event count of every window folded into the alert.
+        StructField("exception_id", StringType()),
+        StructField("dedupe_key", StringType()),
+        StructField("window_counts", MapType(TimestampType(), LongType())),
     ]
 )
+
+# Alert statuses the runner sets: ``open``; ``suppressed`` (an exception matched) and ``dry_run``
+# (the detection's mode) are written but never delivered or grouped into incidents.
+UNDELIVERED_STATUSES = ("suppressed", "dry_run")
 
 # One row per detection, event-time window and run that evaluated it.
 DETECTION_RUNS = StructType(
@@ -70,6 +82,26 @@ DETECTION_RUNS = StructType(
         StructField("input_versions", MapType(StringType(), LongType()), False),
         StructField("input_watermarks", MapType(StringType(), TimestampType()), False),
         StructField("alerts", LongType(), False),
+        StructField("evaluated_at", TimestampType(), False),
+    ]
+)
+
+# One row per detection and detect run: what it evaluated, how long it took, what it raised.
+DETECTION_HEALTH = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("detection_id", StringType(), False),
+        StructField("detection_name", StringType(), False),
+        StructField("mode", StringType(), False),
+        StructField("windows_evaluated", LongType(), False),
+        StructField("windows_late", LongType(), False),
+        StructField("rows_read", LongType(), False),
+        StructField("run_seconds", DoubleType(), False),
+        StructField("alerts_new", LongType(), False),
+        StructField("alerts_updated", LongType(), False),
+        StructField("alerts_suppressed", LongType(), False),
+        StructField("alerts_dry_run", LongType(), False),
+        StructField("error", StringType()),
         StructField("evaluated_at", TimestampType(), False),
     ]
 )

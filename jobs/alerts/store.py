@@ -10,8 +10,9 @@ from pyspark.sql import functions as F
 from jobs.runtime.delta import merge_on_keys
 from schemas.alerts import ALERTS
 
-# Kept from the first write: when it was created and what an analyst set.
-PRESERVED = ("created_at", "status")
+# Kept from the first write: when it was created, what an analyst set, and the status (and
+# exception) it was raised with.
+PRESERVED = ("created_at", "status", "exception_id")
 
 
 def changes(existing: DataFrame, alerts: DataFrame) -> DataFrame:

@@ -62,10 +62,13 @@ def alert_lines(row: dict[str, Any]) -> list[str]:
     """One alert as two terminal lines (raw: print through ``terminal.safe``)."""
     entities = ", ".join(f"{e['type']}:{e['value']}" for e in row["entities"][:6])
     more = f" (+{len(row['entities']) - 6})" if len(row["entities"]) > 6 else ""
+    status = row.get("status")
+    tag = (f"  [suppressed by {row.get('exception_id')}]" if status == "suppressed"
+           else "  [dry run]" if status == "dry_run" else "")
     return [
         f"{row['severity'].upper():<8} {row['alert_time']:%Y-%m-%d %H:%M:%S}  "
         f"{row['detection_id']}  {row['title']}",
-        f"         {row['alert_id']}  {row['event_count']} events  {entities}{more}",
+        f"         {row['alert_id']}  {row['event_count']} events  {entities}{more}{tag}",
     ]
 
 

@@ -1,30 +1,70 @@
-"""``spark-submit.sh detect``: run the detections incrementally, or retro-hunt one detection."""
+"""``spark-submit.sh detect``: run the detections incrementally, retro-hunt one detection, or
+backtest detections over history without writing."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
+from jobs.detect.backtest import backtest
 from jobs.detect.run import retro_hunt, run_detections
 from jobs.enrich import Enrichment
+from jobs.incidents.store import write_text
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.session import build_session
+from jobs.runtime.terminal import safe
 from jobs.runtime.times import parse_time
+
+# Exit status of a backtest whose alerts differ from gold/alerts (new, gone or changed severity).
+BACKTEST_DIFFERS = 3
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    """``detect [--detection NAME --from T --to T [--write]]`` plus the common job options."""
-    parser = job_parser("detect", "Run the detections incrementally, or retro-hunt one detection.")
+    """``detect [--detection NAME --from T --to T [--write]]``,
+    ``detect --backtest --from T --to T [--detections NAME ...]``, plus the common job options."""
+    parser = job_parser(
+        "detect",
+        "Run the detections incrementally, retro-hunt one detection, "
+        "or backtest detections over history.",
+    )
     parser.add_argument("--detection", help="retro-hunt: the detection name or id to re-run")
-    parser.add_argument("--from", dest="start", help="retro-hunt start (ISO-8601, UTC)")
-    parser.add_argument("--to", dest="end", help="retro-hunt end (ISO-8601, UTC)")
+    parser.add_argument("--from", dest="start", help="retro-hunt or backtest start (ISO-8601, UTC)")
+    parser.add_argument("--to", dest="end", help="retro-hunt or backtest end (ISO-8601, UTC)")
     parser.add_argument("--write", action="store_true", help="retro-hunt: MERGE what it finds")
     parser.add_argument(
-        "--backfill", action="store_true",
+        "--backtest",
+        action="store_true",
+        help="run the detections as configured now over --from/--to, write no alerts, report the "
+        f"difference to gold/alerts (exit status {BACKTEST_DIFFERS} when there is one)",
+    )
+    parser.add_argument(
+        "--detections",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="backtest: only these detections (names or ids)",
+    )
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
         help="evaluate all landed history a detection has not covered, not only "
-             "detect.initial_lookback",
+        "detect.initial_lookback",
+    )
+    parser.add_argument(
+        "--exceptions",
+        metavar="PATH",
+        help="exceptions file (default: detect.exceptions, conf/exceptions.yml)",
     )
     args = parser.parse_args(list(argv))
+    if args.backtest:
+        if not (args.start and args.end) or args.detection or args.write:
+            parser.error(
+                "a backtest needs --from and --to, and takes --detections, not --detection "
+                "or --write."
+            )
+        return args
+    if args.detections:
+        parser.error("--detections applies to a backtest (--backtest) only.")
     hunt = [args.detection, args.start, args.end]
     if any(hunt) and not all(hunt):
         parser.error("a retro-hunt needs --detection, --from and --to together.")
@@ -39,18 +79,52 @@ def main(argv: Sequence[str]) -> int:
     conf = config_from_args(args)
     if args.backfill:
         conf.setdefault("detect", {})["backfill"] = True
+    if args.exceptions:
+        conf.setdefault("detect", {})["exceptions"] = args.exceptions
     spark = build_session(conf, "trailwarden-detect")
     run_id = new_run_id()
     enrichment = Enrichment.of(spark, conf)
+    if args.backtest:
+        report = backtest(
+            spark,
+            conf,
+            parse_time(args.start),
+            parse_time(args.end),
+            args.detections,
+            run_id,
+            enrichment,
+        )
+        for line in report.lines():
+            print(safe(line))
+        base = f"reports/backtests/{run_id}"
+        write_text(conf["lakehouse"], f"{base}.json", report.to_json(), conf)
+        path = write_text(conf["lakehouse"], f"{base}.txt", "\n".join(report.lines()) + "\n", conf)
+        print(f"report: {path} (and .json)")
+        return 1 if report.errors else BACKTEST_DIFFERS if report.differs else 0
     if not args.detection:
         print(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}")
         return 0
-    result = retro_hunt(spark, conf, args.detection, parse_time(args.start), parse_time(args.end),
-                        args.write, run_id, enrichment)
+    result = retro_hunt(
+        spark,
+        conf,
+        args.detection,
+        parse_time(args.start),
+        parse_time(args.end),
+        args.write,
+        run_id,
+        enrichment,
+    )
     verb = "wrote" if args.write else "would write"
-    print(f"retro-hunt {args.detection}: {verb} {len(result.new)} new and {len(result.changed)} changed "
-          f"alerts; {result.unchanged} unchanged")
+    print(
+        f"retro-hunt {args.detection}: {verb} {len(result.new)} new and {len(result.changed)} "
+        f"changed alerts; {result.unchanged} unchanged"
+    )
     for label, rows in (("new", result.new), ("changed", result.changed)):
         for r in rows:
-            print(f"  {label:<8}{r['alert_id']}  {r['severity']:<8} {r['first_seen']:%Y-%m-%d %H:%M}  {r['title']}")
+            print(
+                safe(
+                    f"  {label:<8}{r['alert_id']}  {r['severity']:<8} "
+                    f"{r['first_seen']:%Y-%m-%d %H:%M}  {r['title']}"
+                )
+            )
     return 0

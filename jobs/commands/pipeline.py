@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 
 from jobs.delivery.run import DELIVERY_FAILED, run_notify
 from jobs.delivery.settings import parse_destinations
 from jobs.detect.run import run_detections
+from jobs.detect.tuning import tuning_for
 from jobs.enrich import Enrichment
 from jobs.incidents.run import run_incidents
 from jobs.ingest.run import run_ingest
@@ -24,9 +26,15 @@ def main(argv: list[str]) -> int:
     not be reached."""
     parser = job_parser("pipeline", "Ingest new landing files, then run the detections.")
     parser.add_argument("--no-detect", action="store_true", help="ingest only")
+    parser.add_argument(
+        "--exceptions", metavar="PATH", help="exceptions file (default conf/exceptions.yml)"
+    )
     args = parser.parse_args(argv)
     conf = config_from_args(args)
+    if args.exceptions:
+        conf.setdefault("detect", {})["exceptions"] = args.exceptions
     destinations = parse_destinations(conf, os.environ)  # a bad destination fails before any work
+    tuning_for(conf, datetime.now(UTC))  # so does a malformed exceptions file
     spark = build_session(conf, "trailwarden-pipeline")
     run_id = new_run_id()
     print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}")

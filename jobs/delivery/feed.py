@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.lakehouse import ALERTS, CHANGE_FEED, INCIDENTS
+from schemas.alerts import UNDELIVERED_STATUSES
 
 log = logging.getLogger("trailwarden.notify")
 
@@ -67,8 +68,15 @@ def change_feed_start(source: DeltaTable) -> int:
     return int(max(enabled) if enabled else min(r["version"] for r in rows))
 
 
+# The rows of each source that are delivered (suppressed and dry-run alerts never are).
+DELIVERED = {
+    INCIDENTS.name: "true",
+    ALERTS.name: "status NOT IN (" + ", ".join(f"'{s}'" for s in UNDELIVERED_STATUSES) + ")",
+}
+
+
 def _select(df: DataFrame, source: str) -> DataFrame:
-    return df.selectExpr(*COLUMNS[source], "_version")
+    return df.where(DELIVERED[source]).selectExpr(*COLUMNS[source], "_version")
 
 
 def read_states(

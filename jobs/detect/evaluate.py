@@ -196,8 +196,12 @@ def to_alerts(
     id_text = ", ".join([
         sql_text(detection.id), *keys[1:], f"date_format(window_start, {sql_text(ALERT_ID_TIME)})"
     ])
+    key_text = ", ".join([sql_text(detection.id), *keys[1:]])
     alerts = grouped.select(*[F.expr(e) for e in (
         f"substring(sha2(concat_ws(chr(31), {id_text}), 256), 1, 32) AS alert_id",
+        f"substring(sha2(concat_ws(chr(31), {key_text}), 256), 1, 32) AS dedupe_key",
+        "map(window_start, event_count) AS window_counts",
+        "CAST(NULL AS string) AS exception_id",
         f"{sql_text(detection.id)} AS detection_id",
         f"{sql_text(detection.name)} AS detection_name",
         f"{_title(detection)} AS title",
@@ -211,7 +215,8 @@ def to_alerts(
             "entities", "evidence", "'open' AS status", f"{sql_text(run_id)} AS run_id",
         )
     ])
-    bookkeeping = ("created_at", "updated_at", "status", "run_id")
+    bookkeeping = ("created_at", "updated_at", "status", "run_id", "exception_id", "dedupe_key",
+                   "window_counts")
     content = ", ".join(_name(c) for c in alerts.columns if c not in bookkeeping)
     fingerprint = f"sha2(to_json(struct({content})), 256)"
     return alerts.selectExpr(*[

@@ -30,6 +30,13 @@ from jobs.detect.catalog import (
     settings_path,
 )
 from jobs.detect.evaluate import enable_parameter_binding, evaluate, to_alerts
+from jobs.detect.health import (
+    alert_counts,
+    evaluate_each,
+    health_rows,
+    rows_per_window,
+    write_health,
+)
 from jobs.detect.state import (
     Pending,
     Snapshot,
@@ -40,6 +47,7 @@ from jobs.detect.state import (
     plan,
     snapshot,
 )
+from jobs.detect.tuning import tune, tuning_for
 from jobs.detect.views import named, register_views, source_view
 from jobs.enrich import Enrichment
 from jobs.enrich.intel import register_intel_views
@@ -62,6 +70,10 @@ class Summary:
     alerts: int = 0
     new: int = 0
     changed: int = 0
+    suppressed: int = 0
+    dry_run: int = 0
+    failed: list[str] = field(default_factory=list)
+    expired: str = ""
     by_detection: dict[str, int] = field(default_factory=dict)
     # First runs evaluate only ``detect.initial_lookback``: the landed events they left out.
     skipped_from: datetime | None = None
@@ -72,6 +84,12 @@ class Summary:
             f"{self.detections} detections over {self.windows} windows: {self.alerts} alerts "
             f"({self.new} new, {self.changed} changed)"
         )
+        if self.suppressed or self.dry_run:
+            text += f"; {self.suppressed} suppressed, {self.dry_run} dry-run"
+        if self.failed:
+            text += f"; FAILED (recorded in gold/detection_health): {', '.join(self.failed)}"
+        if self.expired:
+            text += f"; {self.expired}"
         if self.skipped_from is not None and self.skipped_to is not None:
             text += (
                 f"; NOT evaluated: events from {self.skipped_from:%Y-%m-%d %H:%M} to "
@@ -166,8 +184,9 @@ def run_detections(
     settings = Settings.of(conf)
     lakehouse = conf["lakehouse"]
     now = datetime.now(timezone.utc)
-    catalog = [d for d in load_catalog() if is_enabled(d, load_settings(settings_path(conf)))]
     detector_settings = load_settings(settings_path(conf))
+    catalog = [d for d in load_catalog() if is_enabled(d, detector_settings)]
+    tuning = tuning_for(conf, now)  # exceptions, modes, suppression: checked before any write
     gold = ensure_gold(spark, lakehouse)
     snaps = {s.view: snapshot(spark, lakehouse, s) for s in SOURCES}
     state = load_state(gold["runs"].toDF())
@@ -185,7 +204,8 @@ def run_detections(
         for d in catalog
     }
     todo = [d for d in catalog if pending[d.id]]
-    summary = Summary(detections=len(todo), windows=sum(len(p) for p in pending.values()))
+    summary = Summary(detections=len(todo), windows=sum(len(p) for p in pending.values()),
+                      expired=tuning.expired_note())
     summary.skipped_from, summary.skipped_to = _skipped(
         [snaps[v] for d in todo if not state.get(d.id) for v in d.source_tables], lookback
     )
@@ -194,6 +214,8 @@ def run_detections(
                     "not evaluated (detect --backfill evaluates them)", lookback, summary.skipped_from)
     if not todo:
         log.info("detect: nothing to evaluate (%d detections up to date)", len(catalog))
+        idle = health_rows(catalog, {}, {}, {}, {}, tuning.modes, run_id, now)
+        write_health(spark, lakehouse, idle)
         return summary
 
     span_start = min(pending[d.id][0].start - d.lookback for d in todo)
@@ -204,29 +226,39 @@ def run_detections(
         enrichment.with_asn(settings.enrich_asn), readers
     )
     try:
-        parts = []
-        for d in todo:
-            params = detection_params(d, detector_settings, conf)
+        def evaluate_one(d: Detection) -> DataFrame | None:
             spans = contiguous(pending[d.id])
             log.info("detect: %s over %d windows in %d ranges", d.name, len(pending[d.id]), len(spans))
-            frame = _alerts_for(spark, d, params, spans, settings.window, run_id, now)
-            if frame is not None:
-                parts.append(frame)
-        alerts = materialize(union_all(parts))
+            params = detection_params(d, detector_settings, conf)
+            return _alerts_for(spark, d, params, spans, settings.window, run_id, now)
+
+        parts, outcomes = evaluate_each(todo, evaluate_one)
+        kept.extend(parts)
+        summary.failed = [d.name for d in todo if outcomes[d.id].error]
+        raw = union_all(parts) if parts else local_frame(spark, [], ALERTS.schema)
+        per_window = raw.groupBy("detection_id", "window_start").agg(F.count("*").alias("n"))
+        counts = {(r["detection_id"], r["window_start"]): r["n"] for r in per_window.collect()}
+        tuned = tune(spark, raw, gold["alerts"].toDF(), tuning, enrichment.asn_ranges, now, run_id)
+        alerts = materialize(tuned)
         kept.append(alerts)
         changed = materialize(changes(gold["alerts"].toDF(), alerts))
         kept.append(changed)
-        counts = {(r["detection_id"], r["window_start"]): r["n"] for r in
-                  alerts.groupBy("detection_id", "window_start").agg(F.count("*").alias("n")).collect()}
-        kinds = {r["change"]: r["n"] for r in changed.groupBy("change").agg(F.count("*").alias("n")).collect()}
-        summary.new, summary.changed = kinds.get("new", 0), kinds.get("changed", 0)
+        kinds = alert_counts(changed)
+        summary.new = sum(n for (_, k), n in kinds.items() if k == "new")
+        summary.changed = sum(n for (_, k), n in kinds.items() if k == "updated")
+        summary.suppressed = sum(n for (_, k), n in kinds.items() if k == "suppressed")
+        summary.dry_run = sum(n for (_, k), n in kinds.items() if k == "dry_run")
         summary.alerts = sum(counts.values())
         if summary.new or summary.changed:
             merge_alerts(gold["alerts"], changed)
         # Baselines learn from the evaluated span only after its detections ran.
         covered_start = min(pending[d.id][0].start for d in todo)
         base.merge_baselines(gold["baselines"], base.observations(spark, covered_start, span_end), run_id, now)
-        _record_runs(spark, lakehouse, todo, pending, snaps, counts, settings, run_id, now)
+        ran = [d for d in todo if not outcomes[d.id].error]
+        _record_runs(spark, lakehouse, ran, pending, snaps, counts, settings, run_id, now)
+        rows = rows_per_window(spark, snaps, covered_start, span_end, settings.window)
+        write_health(spark, lakehouse, health_rows(
+            catalog, pending, rows, outcomes, kinds, tuning.modes, run_id, now))
         for d in todo:
             summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
     finally:
@@ -303,7 +335,8 @@ def retro_hunt(
         params = detection_params(detection, load_settings(settings_path(conf)), conf)
         alerts = _alerts_for(spark, detection, params, [(lo, hi)], settings.window, run_id, now)
         assert alerts is not None
-        alerts = materialize(alerts)
+        alerts = materialize(tune(spark, alerts, gold["alerts"].toDF(), tuning_for(conf, now),
+                                  enrichment.asn_ranges, now, run_id))
         kept.append(alerts)
         found = alerts.count()
         delta = materialize(changes(gold["alerts"].toDF(), alerts))

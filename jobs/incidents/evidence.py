@@ -27,6 +27,7 @@ from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.model import Evidence, IncidentEvidence, Rows, aware
 from jobs.incidents.settings import Settings
 from jobs.runtime.frames import local_frame, materialize, release
+from schemas.alerts import UNDELIVERED_STATUSES
 
 log = logging.getLogger("trailwarden.incidents")
 
@@ -100,6 +101,7 @@ def recent_alerts(
 ) -> list[graph.Alert]:
     """Alerts seen within ``lookback`` of the newest one, plus ``keep_ids`` (the alerts of
     incidents still in progress)."""
+    alerts = alerts.where(~F.col("status").isin(*UNDELIVERED_STATUSES))  # suppressed, dry run
     newest = alerts.agg(F.max("last_seen")).first()[0]
     if newest is None:
         return []

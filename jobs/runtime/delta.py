@@ -27,7 +27,15 @@ class Table:
         return f"{lakehouse.rstrip('/')}/{self.name}"
 
     def ensure(self, spark: SparkSession, lakehouse: str) -> DeltaTable:
-        """Create the table with its contract unless it exists; return it."""
+        """Create the table with its contract unless it exists; return it.
+
+        An existing table that lacks columns the contract added since it was created gains them
+        (``ALTER TABLE ... ADD COLUMNS``; such columns are nullable, old rows read NULL)."""
+        if self.exists(spark, lakehouse):
+            table = DeltaTable.forPath(spark, self.path(lakehouse))
+            if self._add_missing_columns(spark, table, lakehouse):
+                table = DeltaTable.forPath(spark, self.path(lakehouse))  # the altered snapshot
+            return table
         builder = DeltaTable.createIfNotExists(spark).location(self.path(lakehouse))
         builder = builder.addColumns(self.schema)
         if self.partition_by:
@@ -35,6 +43,14 @@ class Table:
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         return builder.execute()
+
+    def _add_missing_columns(self, spark: SparkSession, table: DeltaTable, lakehouse: str) -> bool:
+        present = set(table.toDF().columns)
+        missing = [f for f in self.schema.fields if f.name not in present]
+        if missing:
+            columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+            spark.sql(f"ALTER TABLE delta.`{self.path(lakehouse)}` ADD COLUMNS ({columns})")
+        return bool(missing)
 
     def exists(self, spark: SparkSession, lakehouse: str) -> bool:
         """Whether a Delta table is at the table's path."""

@@ -26,6 +26,7 @@ from jobs.runtime.times import utc
 # Spark; tests/test_terminal_commands.py checks that they agree).
 ALERTS = "gold/alerts"
 INCIDENTS = "gold/incidents"
+DETECTION_HEALTH = "gold/detection_health"
 
 
 def table_uri(lakehouse: str, name: str) -> str:

@@ -1,0 +1,226 @@
+"""Tuning on the shared sample: a run with an exception, a dry-run detection and a failing one
+(on a copy of the sample's silver tables), its health rows and the ``rules`` table; backtests of
+the mission's detections that write nothing, as configured and with a changed threshold."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from devtools.sample.cli import ATTACK
+from jobs import lakehouse
+from jobs.commands import rules
+from jobs.detect.backtest import backtest
+from jobs.detect.catalog import DETECTIONS_CONF, load_catalog
+from jobs.detect.run import run_detections
+from jobs.enrich import Enrichment
+from jobs.runtime.config import load_config
+from jobs.sources import SOURCES
+from tests.support.sample_lake import SampleLake
+
+ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
+CHOSEN = (
+    "key_pair_imported",
+    "security_group_opened_to_world",
+    "run_instances_burst",
+    "root_access_key_used",
+)
+DAY_START, DAY_END = "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"
+
+
+def settings_file(tmp_path: Path, **overrides: dict[str, Any]) -> Path:
+    """conf/detections.yml with every detection but ``CHOSEN`` off, and ``overrides`` applied."""
+    data = yaml.safe_load(DETECTIONS_CONF.read_text())
+    for d in load_catalog():
+        own = data["detections"].setdefault(d.name, {}) or {}
+        data["detections"][d.name] = {
+            **own,
+            "enabled": d.name in CHOSEN,
+            **overrides.get(d.name, {}),
+        }
+    path = tmp_path / "detections.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tuned(
+    spark: SparkSession,
+    sample_lake: SampleLake,
+    enrichment: Enrichment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """The sample's silver tables copied to a new lakehouse and detected with tuning."""
+    sample_lake.stage1()
+    tmp = tmp_path_factory.mktemp("tuned")
+    source = Path(sample_lake.conf["lakehouse"])
+    for s in SOURCES:
+        if (source / s.table.name).is_dir():
+            shutil.copytree(source / s.table.name, tmp / "lake" / s.table.name)
+    burst = yaml.safe_load(DETECTIONS_CONF.read_text())["detections"]["run_instances_burst"]
+    settings = settings_file(
+        tmp,
+        security_group_opened_to_world={"mode": "dry_run"},
+        run_instances_burst={"params": {**burst["params"], "burst_min_instances": []}},
+    )
+    exceptions = tmp / "exceptions.yml"
+    exceptions.write_text(
+        yaml.safe_dump(
+            {
+                "exceptions": [
+                    {
+                        "id": "root-keys-from-lab",
+                        "detections": ["key_pair_imported"],
+                        "match": {
+                            "principal_arn": ROOT_ARN,
+                            "source_ip": f"{ATTACK.attacker_ip}/32",
+                        },
+                        "reason": "lab account",
+                        "owner": "secops",
+                        "expires": "2099-01-01",
+                    },
+                    {
+                        "id": "old-entry",
+                        "detections": "*",
+                        "match": {"region": "*"},
+                        "reason": "expired",
+                        "owner": "secops",
+                        "expires": "2020-01-01",
+                    },
+                ]
+            }
+        )
+    )
+    conf = load_config(
+        "test",
+        [
+            f"lakehouse={tmp / 'lake'}",
+            f"detect.settings={settings}",
+            f"detect.exceptions={exceptions}",
+        ],
+    )
+    summary = run_detections(spark, conf, "tuned-1", enrichment)
+    return {"conf": conf, "summary": summary, "lake": str(tmp / "lake")}
+
+
+def test_exception_and_dry_run_statuses_in_gold_alerts(
+    spark: SparkSession, tuned: dict[str, Any]
+) -> None:
+    rows = [r.asDict() for r in lakehouse.ALERTS.read(spark, tuned["lake"]).collect()]
+    by = {(r["detection_name"], r["status"], r["exception_id"]) for r in rows}
+    assert ("key_pair_imported", "suppressed", "root-keys-from-lab") in by
+    assert {
+        r["status"] for r in rows if r["detection_name"] == "security_group_opened_to_world"
+    } == {"dry_run"}
+    assert {r["status"] for r in rows if r["detection_name"] == "root_access_key_used"} == {"open"}
+    assert not [r for r in rows if r["detection_name"] == "run_instances_burst"]
+    summary = tuned["summary"]
+    assert summary.failed == ["run_instances_burst"]
+    assert "expired exceptions, matching nothing: old-entry (2020-01-01, secops)" in str(summary)
+
+
+def test_health_rows_after_a_run_with_one_failing_detection(
+    spark: SparkSession, tuned: dict[str, Any]
+) -> None:
+    rows = {
+        r["detection_name"]: r.asDict()
+        for r in lakehouse.DETECTION_HEALTH.read(spark, tuned["lake"]).collect()
+    }
+    assert sorted(rows) == sorted(CHOSEN)
+    assert all(
+        r["run_id"] == "tuned-1" and r["windows_evaluated"] > 0 and r["rows_read"] > 0
+        for r in rows.values()
+    )
+    failed = rows["run_instances_burst"]
+    assert (
+        failed["error"]
+        == "parameter 'burst_min_instances' of run_instances_burst is an empty list; "
+        "give at least one value."
+    )
+    assert (failed["alerts_new"], rows["key_pair_imported"]["error"]) == (0, None)
+    assert rows["key_pair_imported"]["alerts_suppressed"] == 1
+    dry = rows["security_group_opened_to_world"]
+    assert (dry["mode"], dry["alerts_dry_run"]) == ("dry_run", dry["alerts_new"])
+    assert dry["alerts_dry_run"] >= 1
+    runs = (
+        lakehouse.DETECTION_RUNS.read(spark, tuned["lake"])
+        .select("detection_name")
+        .distinct()
+        .collect()
+    )
+    assert "run_instances_burst" not in {r[0] for r in runs}  # evaluated again next run
+
+
+def test_rules_prints_the_health_table(
+    tuned: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        rules.main(
+            [
+                "--lakehouse",
+                tuned["lake"],
+                "--set",
+                f"detect.exceptions={tuned['conf']['detect']['exceptions']}",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    burst = next(line for line in out if line.startswith("run_instances_burst "))
+    assert "never fired" in burst and "last error" in burst and "is an empty list" in burst
+    dry = next(line for line in out if line.startswith("security_group_opened_to_world "))
+    assert " dry_run " in dry
+    assert next(line for line in out if line.startswith("mining_pool_traffic ")).split()[1:3] == [
+        "live",
+        "never",
+    ]
+    assert out[-1] == "expired exception old-entry (2020-01-01, secops) matches nothing"
+
+
+def test_backtest_reports_the_mission_and_writes_nothing(
+    spark: SparkSession, sample_lake: SampleLake, enrichment: Enrichment
+) -> None:
+    conf = sample_lake.stage1().conf
+    lake = conf["lakehouse"]
+    versions = {
+        t.name: DeltaTable.forPath(spark, t.path(lake)).history(1).first()["version"]
+        for t in (lakehouse.ALERTS, lakehouse.DETECTION_RUNS, lakehouse.BASELINES)
+    }
+    start, end = datetime.fromisoformat(DAY_START), datetime.fromisoformat(DAY_END)
+    report = backtest(spark, conf, start, end, list(CHOSEN), "bt-1", enrichment)
+    assert (report.new, report.gone, report.changed, report.errors) == ([], [], [], {})
+    # The mission's five: the root key at 13:00 and 14:00, the key pair, the security group and
+    # the launch burst (more when the responder's clean-up stage ran first).
+    assert report.alerts >= 5 and report.per_day["2026-11-20"]["open"] == report.alerts
+    assert f"access_key:{ATTACK.access_key_id}" in dict(report.top_entities)
+    assert {
+        t.name: DeltaTable.forPath(spark, t.path(lake)).history(1).first()["version"]
+        for t in (lakehouse.ALERTS, lakehouse.DETECTION_RUNS, lakehouse.BASELINES)
+    } == versions
+
+
+def test_backtest_of_a_changed_detection_prints_the_difference(
+    spark: SparkSession, sample_lake: SampleLake, enrichment: Enrichment, tmp_path: Path
+) -> None:
+    burst = yaml.safe_load(DETECTIONS_CONF.read_text())["detections"]["run_instances_burst"]
+    settings = settings_file(
+        tmp_path, run_instances_burst={"params": {**burst["params"], "burst_min_instances": 11}}
+    )
+    conf = {**sample_lake.stage1().conf}
+    conf["detect"] = {**conf["detect"], "settings": str(settings)}
+    start, end = datetime.fromisoformat(DAY_START), datetime.fromisoformat(DAY_END)
+    report = backtest(spark, conf, start, end, ["run_instances_burst"], "bt-2", enrichment)
+    assert report.new == [] and report.changed == [] and report.differs
+    assert [(r["detection_name"], r["severity"]) for r in report.gone] == [
+        ("run_instances_burst", "high")
+    ]
+    assert any(
+        line.startswith(f"  gone    {report.gone[0]['alert_id']}  high") for line in report.lines()
+    )
