@@ -48,10 +48,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
              max(peaks) if peaks else None, None, "MiB"),
         _row("7. 4x the data vs 1x, time", "<= 4.2x", scaling.get("ratio_4x"),
              _at_most(scaling.get("ratio_4x"), 4.2), "x"),
-        _row(f"8a. Incident step of the full run ({full.get('incidents', '?')} incidents)",
-             "<= 60 s per 1,000", full.get("incidents_s"),
-             None if full.get("incidents_s") is None or not full.get("incidents")
-             else full["incidents_s"] * 1000 / max(full["incidents"], 1) <= 60.0, "s"),
+        _row(f"8a. Incident step of the full run ({full.get('incidents', '?')} incidents; "
+             "judged from 1,000)", "<= 60 s", full.get("incidents_s"),
+             None if (full.get("incidents") or 0) < 1000
+             else _at_most(full.get("incidents_s"), 60.0), "s"),
         _row("8b. Reports rewritten by the latency run (one incident changed)",
              "= incidents changed", reports,
              None if reports is None else reports == late.get("incidents_changed"), ""),
