@@ -16,6 +16,7 @@ from schemas.incidents import INCIDENTS as INCIDENTS_SCHEMA
 from schemas.incidents import RESPONSE_METRICS as RESPONSE_METRICS_SCHEMA
 from schemas.system import DELIVERIES as DELIVERIES_SCHEMA
 from schemas.system import DQ_RESULTS as DQ_RESULTS_SCHEMA
+from schemas.system import INCIDENT_RUNS as INCIDENT_RUNS_SCHEMA
 from schemas.system import INGEST_RUNS as INGEST_RUNS_SCHEMA
 from schemas.system import INGESTED_FILES as INGESTED_FILES_SCHEMA
 from schemas.system import QUARANTINE as QUARANTINE_SCHEMA
@@ -29,6 +30,7 @@ INGESTED_FILES = Table("_system/ingested_files", INGESTED_FILES_SCHEMA)
 INGEST_RUNS = Table("_system/ingest_runs", INGEST_RUNS_SCHEMA)
 DQ_RESULTS = Table("_system/dq_results", DQ_RESULTS_SCHEMA)
 DELIVERIES = Table("_system/deliveries", DELIVERIES_SCHEMA)
+INCIDENT_RUNS = Table("_system/incident_runs", INCIDENT_RUNS_SCHEMA)
 
 ALERTS = Table("gold/alerts", ALERTS_SCHEMA, properties=CHANGE_FEED)
 DETECTION_RUNS = Table("gold/detection_runs", DETECTION_RUNS_SCHEMA)
@@ -41,6 +43,7 @@ RESPONSE_METRICS = Table("gold/response_metrics", RESPONSE_METRICS_SCHEMA)
 INGEST_TABLES: tuple[Table, ...] = SILVER + (QUARANTINE, INGESTED_FILES, INGEST_RUNS, DQ_RESULTS)
 TABLES: tuple[Table, ...] = INGEST_TABLES + (
     ALERTS, DETECTION_RUNS, DETECTION_HEALTH, BASELINES, INCIDENTS, RESPONSE_METRICS, DELIVERIES,
+    INCIDENT_RUNS,
 )
 
 

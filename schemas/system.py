@@ -5,6 +5,7 @@ from pyspark.sql.types import (
     DoubleType,
     IntegerType,
     LongType,
+    MapType,
     StringType,
     StructField,
     StructType,
@@ -86,5 +87,18 @@ DELIVERIES = StructType(
         StructField("error", StringType()),
         StructField("time", TimestampType(), False),
         StructField("run_id", StringType(), False),
+    ]
+)
+
+# One row per incidents run that correlated: the Delta version of each table it read and a
+# fingerprint of its settings, so that a later run over the same inputs does nothing.
+INCIDENT_RUNS = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("input_versions", MapType(StringType(), LongType()), False),
+        StructField("settings", StringType(), False),  # sha256 of incidents: and response:
+        StructField("incidents_written", LongType(), False),
+        StructField("reports_written", LongType(), False),
+        StructField("finished_at", TimestampType(), False),
     ]
 )

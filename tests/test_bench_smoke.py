@@ -51,6 +51,7 @@ def test_results_have_every_section(results: dict) -> None:
         "landing",
         "trailwarden",
         "duckdb",
+        "duckdb_lean",
         "floor",
         "comparison",
         "row_counts",
@@ -72,19 +73,20 @@ def test_results_have_every_section(results: dict) -> None:
             "python_peak_mb",
         } <= set(stage)
     assert set(results["comparison"]) == {"cloudtrail", "vpcflow", "detect"}
-    assert {"trailwarden_vs_duckdb", "trailwarden_vs_floor"} <= set(
+    assert {"trailwarden_vs_lean", "trailwarden_vs_duckdb", "trailwarden_vs_floor"} <= set(
         results["comparison"]["cloudtrail"]
     )
     assert results["trailwarden"]["output_files"]["silver/cloudtrail_events"]
-    assert len(results["targets"]) == 7
+    assert len(results["targets"]) == 10
     assert "bench:begin" in results["_markdown"] and "### Targets" in results["_markdown"]
     assert results["env"] == "test" and "configuration overlay `test`" in results["_markdown"]
 
 
-def test_duckdb_rows_equal_trailwarden_silver_rows(results: dict) -> None:
+def test_both_duckdb_baselines_hold_trailwardens_silver_rows(results: dict) -> None:
     for table, counts in results["row_counts"].items():
         assert counts["trailwarden"] > 0, table
         assert counts["duckdb"] == counts["trailwarden"], table
+        assert counts["lean"] == counts["trailwarden"], table
 
 
 def test_floor_parses_every_generated_record(results: dict) -> None:

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from devtools.sample.cli import ATTACK
 from jobs.commands.incidents import list_lines
+from jobs.enrich import Enrichment
 from jobs.incidents import store
-from jobs.lakehouse import ALERTS, RESPONSE_METRICS
+from jobs.incidents.run import run_incidents
+from jobs.lakehouse import ALERTS, INCIDENT_RUNS, INCIDENTS, RESPONSE_METRICS
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 LAST_CLEANUP_CALL = ATTACK.remediation_start + timedelta(seconds=350)  # DeleteKeyPair
@@ -127,3 +130,22 @@ def test_ack_resolve_and_list(spark: SparkSession, runs: dict[str, Any]) -> None
         store.set_status(
             spark, conf["lakehouse"], "INC-19990101-0000000000", "resolved", "x", None, now
         )
+
+
+def test_a_run_over_unchanged_inputs_writes_nothing(
+    spark: SparkSession, runs: dict[str, Any], enrichment: Enrichment
+) -> None:
+    conf, second = runs["conf"], runs["second"]
+    live = [i for i in second.incidents if i["status"] != "merged"]
+    assert second.rewritten == second.written < len(live)  # one report per changed incident
+    path = INCIDENTS.path(conf["lakehouse"])
+    before = DeltaTable.forPath(spark, path).history(1).first()["version"]
+    recorded = INCIDENT_RUNS.read(spark, conf["lakehouse"]).count()
+    again = run_incidents(spark, conf, "run-unchanged", enrichment)
+    assert again.unchanged_inputs and (again.written, again.rewritten) == (0, 0)
+    assert sorted(i["incident_id"] for i in again.incidents) == sorted(
+        i["incident_id"] for i in second.incidents
+    )
+    assert DeltaTable.forPath(spark, path).history(1).first()["version"] == before
+    assert INCIDENT_RUNS.read(spark, conf["lakehouse"]).count() == recorded
+    assert "inputs unchanged since the last run" in again.lines()[0]

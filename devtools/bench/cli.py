@@ -1,4 +1,5 @@
-"""``python -m devtools.bench``: measure trailwarden, DuckDB and the floor on the same landing zone."""
+"""``python -m devtools.bench``: measure trailwarden, DuckDB (lean and mirror) and the floor on the
+same landing zone, then the incremental, nothing-new and latency runs."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from devtools.bench.runner import (
     run_trailwarden,
     source_files,
 )
+from devtools.bench.targets import targets
 from devtools.sample.cli import hour_range
 from jobs.runtime.config import PROJECT_ROOT
 
@@ -51,7 +53,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-incremental",
         dest="incremental",
         action="store_false",
-        help="skip the incremental measurement (two spark-submit runs)",
+        help="skip the incremental, nothing-new and latency runs (four spark-submit processes)",
     )
     parser.add_argument(
         "--cores",
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = args.out / f"scale-{scale_label(args.scale, args.hours)}"
     files = source_files(landing)
     tw = run_trailwarden(landing, work, args.cores, env=args.env)
+    lean = run_duckdb(files, work, args.cores, "duckdb-lean")
     duck = run_duckdb(files, work, args.cores)
     floor = run_floor(files, work, args.cores)
     results: dict[str, Any] = {
@@ -137,11 +140,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "generate_s": landing.generate_s,
         },
         "trailwarden": tw,
+        "duckdb_lean": lean,
         "duckdb": duck,
         "floor": floor,
     }
-    results["comparison"] = report.comparison(tw, duck, floor)
-    results["row_counts"] = report.row_counts(tw, duck)
+    results["comparison"] = report.comparison(tw, duck, floor, lean)
+    results["row_counts"] = report.row_counts(tw, duck, lean)
     results["incremental"] = (
         run_incremental(landing, work / "incremental", env=args.env) if args.incremental else None
     )
@@ -153,14 +157,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"Measured on a busy machine (1-minute load average up to {busiest:g} on "
             f"{machine['cores']} cores): absolute times are inflated; ratios are less affected."
         )
-    results["targets"] = report.targets(results)
+    results["targets"] = targets(results)
     return results
 
 
 def _print(results: dict[str, Any]) -> None:
     out = sys.stdout
     print(f"\ntrailwarden bench, scale {results['scale_label']}", file=out)
-    for system in ("trailwarden", "duckdb", "floor"):
+    for system in ("trailwarden", "duckdb_lean", "duckdb", "floor"):
         for s in (results.get(system) or {}).get("stages", []):
             rate = s.get("records_per_s_per_core")
             print(
@@ -173,14 +177,15 @@ def _print(results: dict[str, Any]) -> None:
     for src, c in results["comparison"].items():
         if src != "detect":
             print(
-                f"  ratio {src:<11} trailwarden/DuckDB {c['trailwarden_vs_duckdb']}  "
+                f"  ratio {src:<11} trailwarden/lean DuckDB {c['trailwarden_vs_lean']}  "
+                f"trailwarden/mirror DuckDB {c['trailwarden_vs_duckdb']}  "
                 f"trailwarden/floor {c['trailwarden_vs_floor']}",
                 file=out,
             )
     for table, c in results["row_counts"].items():
         print(
-            f"  rows  {table:<26} trailwarden {c['trailwarden']}  DuckDB {c['duckdb']}  "
-            f"equal {c['equal']}",
+            f"  rows  {table:<26} trailwarden {c['trailwarden']}  DuckDB mirror {c['duckdb']}  "
+            f"lean {c['lean']}  equal {c['equal']}",
             file=out,
         )
     inc = results.get("incremental")
@@ -188,7 +193,9 @@ def _print(results: dict[str, Any]) -> None:
         print(
             f"  incremental: full {inc['full']['wall_s']} s, "
             f"1% new {inc['incremental']['wall_s']} s, "
-            f"ratio {inc['ratio']}",
+            f"ratio {inc['ratio']}; nothing new {inc['nothing_new']['wall_s']} s; "
+            f"new delivery {inc['latency']['wall_s']} s, alert after "
+            f"{inc['latency'].get('alert_s')} s",
             file=out,
         )
     if results.get("scaling"):
@@ -199,9 +206,9 @@ def _print(results: dict[str, Any]) -> None:
                 file=out,
             )
     for t in results["targets"]:
-        verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        verdict = {True: "met", False: "MISSED", None: "not judged"}[t["met"]]
         print(
-            f"  target {t['name']:<46} {t['target']:<8} measured {t['measured']} {t['unit']}"
+            f"  target {t['name']:<62} {t['target']:<8} measured {t['measured']} {t['unit']}"
             f"  {verdict}",
             file=out,
         )

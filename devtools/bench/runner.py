@@ -1,19 +1,24 @@
-"""Running the measurements as child processes: the in-process pipeline, DuckDB, the floor,
-and whole ``./spark-submit.sh pipeline`` processes for the incremental measurement."""
+"""Running the measurements as child processes: the in-process pipeline, DuckDB (mirror and
+lean), the floor, and whole ``./spark-submit.sh pipeline`` processes for the incremental,
+nothing-new and latency measurements."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devtools.bench import latency
 from devtools.bench.datasets import Landing, incremental_split
+from devtools.bench.machine import load_average
 from devtools.bench.measure import children_cpu_seconds
 from jobs.runtime.config import PROJECT_ROOT
 from jobs.sources import CLOUDTRAIL, VPCFLOW
@@ -92,14 +97,17 @@ def run_trailwarden(
     return measure("trailwarden", spec, work)
 
 
-def run_duckdb(files: dict[str, list[str]], work: Path, cores: int) -> dict[str, Any]:
+def run_duckdb(
+    files: dict[str, list[str]], work: Path, cores: int, kind: str = "duckdb"
+) -> dict[str, Any]:
+    """The mirror baseline (``duckdb``) or the lean one (``duckdb-lean``) on ``files``."""
     spec = {
         "cloudtrail": files[CLOUDTRAIL.name],
         "vpcflow": files[VPCFLOW.name],
-        "work": str(work / "duckdb-parquet"),
+        "work": str(work / f"{kind}-parquet"),
         "cores": cores,
     }
-    return measure("duckdb", spec, work)
+    return measure(kind, spec, work)
 
 
 def run_floor(files: dict[str, list[str]], work: Path, cores: int) -> dict[str, Any]:
@@ -111,6 +119,7 @@ def run_floor(files: dict[str, list[str]], work: Path, cores: int) -> dict[str, 
 def _submit(landing: Path, lakehouse: Path, log_path: Path, env: str | None) -> dict[str, Any]:
     """``./spark-submit.sh pipeline`` as a whole process (JVM start included)."""
     cpu = children_cpu_seconds()
+    started_at = datetime.now(UTC)
     began = time.perf_counter()
     with log_path.open("w") as fh:
         proc = subprocess.run(
@@ -136,18 +145,49 @@ def _submit(landing: Path, lakehouse: Path, log_path: Path, env: str | None) -> 
             f"spark-submit.sh pipeline exited with {proc.returncode}; last lines of {log_path}:\n"
             f"{_tail(log_path)}"
         )
+    output = proc.stdout.strip().splitlines()
     return {
+        "started_at": started_at.isoformat(),
         "wall_s": round(wall, 3),
         "cpu_s": round(children_cpu_seconds() - cpu, 3),
-        "output": proc.stdout.strip().splitlines(),
+        "load_average_at_end": load_average(),
+        **steps(output),
+        "output": output,
     }
+
+
+_LOGGED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\S+) \w+ (.*)$")
+_INCIDENTS = re.compile(r"incidents: (\d+) \((\d+) new or changed this run, (\d+) reports")
+
+
+def steps(output: list[str]) -> dict[str, Any]:
+    """From a pipeline's printed lines: the incident step's seconds (its log line's time minus
+    the detect summary's) and the incidents, changed incidents and reports it reports."""
+    at: dict[str, datetime] = {}
+    for line in output:
+        match = _LOGGED.match(line)
+        if match and match.group(2) in ("trailwarden.detect", "trailwarden.incidents"):
+            at[match.group(2)] = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f")
+    found: dict[str, Any] = {}
+    if {"trailwarden.detect", "trailwarden.incidents"} <= set(at):
+        took = at["trailwarden.incidents"] - at["trailwarden.detect"]
+        found["incidents_s"] = round(took.total_seconds(), 3)
+    for line in output:
+        match = _INCIDENTS.search(line)
+        if match:
+            found["incidents"], found["incidents_changed"], found["reports_written"] = (
+                int(g) for g in match.groups()
+            )
+    return found
 
 
 def run_incremental(
     landing: Landing, work: Path, fraction: float = 0.01, env: str | None = None
 ) -> dict[str, Any]:
-    """A full run over all but the newest ``fraction`` of the files, then a run that finds only
-    those: both whole ``spark-submit.sh pipeline`` processes on the same lakehouse."""
+    """On one lakehouse, whole ``spark-submit.sh pipeline`` processes: a full run over all but
+    the newest ``fraction`` of the files, a run that finds only those, a run that finds nothing
+    new, and the latency run: a new 5-minute delivery holding a root access-key call
+    (``devtools.bench.latency``), timed from the process start to the alert's commit."""
     work.mkdir(parents=True, exist_ok=True)
     split = incremental_split(landing, work, fraction)
     lakehouse = work / "lakehouse"
@@ -160,10 +200,36 @@ def run_incremental(
     split.add_new()
     log.info("incremental: run over %d new files", split.counts["files_new"])
     new = _submit(split.root, lakehouse, work / "incremental.log", env)
+    log.info("incremental: a run that finds nothing new")
+    idle = _submit(split.root, lakehouse, work / "nothing-new.log", env)
+    delivery = latency.new_delivery(
+        sorted(p for p in _files(split.root, CLOUDTRAIL.name)),
+        sorted(p for p in _files(split.root, VPCFLOW.name)),
+    )
+    log.info("latency: a new delivery of %d files", len(delivery["files"]))
+    late = _submit(split.root, lakehouse, work / "latency.log", env)
+    committed = latency.alert_committed_at(
+        lakehouse / "gold" / "alerts",
+        delivery["access_key_id"],
+        datetime.fromisoformat(delivery["event_time"]),
+        datetime.fromisoformat(late["started_at"]),
+    )
+    started = datetime.fromisoformat(late["started_at"])
+    late["alert_s"] = None if committed is None else round((committed - started).total_seconds(), 3)
+    late["delivery"] = delivery
     return {
         "fraction": fraction,
         **split.counts,
         "full": full,
         "incremental": new,
+        "nothing_new": idle,
+        "latency": late,
         "ratio": round(new["wall_s"] / full["wall_s"], 4) if full["wall_s"] else None,
     }
+
+
+def _files(root: Path, source: str) -> list[Path]:
+    from jobs.ingest.landing import classify
+    from jobs.sources import SOURCES
+
+    return [p for p in root.rglob("*") if p.is_file() and classify(str(p), SOURCES) == source]

@@ -1,6 +1,7 @@
 """One measurement in a fresh process: ``python -m devtools.bench.worker KIND SPEC.json RESULT.json``.
 
-KIND is ``trailwarden``, ``duckdb`` or ``floor``; SPEC names the inputs (see ``devtools.bench.runner``).
+KIND is ``trailwarden``, ``duckdb`` (the mirror baseline), ``duckdb-lean`` or ``floor``; SPEC
+names the inputs (see ``devtools.bench.runner``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def main(argv: list[str]) -> int:
         from devtools.bench import duckdb_run
 
         result = duckdb_run.run(spec["cloudtrail"], spec["vpcflow"], Path(spec["work"]), cores)
+    elif kind == "duckdb-lean":
+        from devtools.bench import duckdb_lean
+
+        result = duckdb_lean.run(spec["cloudtrail"], spec["vpcflow"], Path(spec["work"]), cores)
     elif kind == "floor":
         from devtools.bench import floor
 

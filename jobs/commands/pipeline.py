@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import os
 from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
 
 from jobs.delivery.run import DELIVERY_FAILED, run_notify
 from jobs.delivery.settings import parse_destinations
@@ -15,7 +18,9 @@ from jobs.enrich import Enrichment
 from jobs.incidents.run import run_incidents
 from jobs.ingest.run import run_ingest
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
+from jobs.runtime.every import run_every, stop_on_signals
 from jobs.runtime.session import build_session
+from jobs.runtime.times import parse_duration
 
 log = logging.getLogger("trailwarden.pipeline")
 
@@ -23,11 +28,16 @@ log = logging.getLogger("trailwarden.pipeline")
 def main(argv: list[str]) -> int:
     """``spark-submit.sh pipeline``: ingest, detect, incidents, notify; print what was found.
     Exit status 3 (``DELIVERY_FAILED``) when the tables were written but a destination could
-    not be reached."""
+    not be reached. With ``--every 5m`` the cycle repeats in this process until SIGTERM."""
     parser = job_parser("pipeline", "Ingest new landing files, then run the detections.")
     parser.add_argument("--no-detect", action="store_true", help="ingest only")
     parser.add_argument(
         "--exceptions", metavar="PATH", help="exceptions file (default conf/exceptions.yml)"
+    )
+    parser.add_argument(
+        "--every", type=parse_duration, metavar="DURATION",
+        help="keep running: one cycle every DURATION (e.g. 5m) in one warm process, until "
+             "SIGTERM or SIGINT; a failed cycle is logged and the next one retries",
     )
     args = parser.parse_args(argv)
     conf = config_from_args(args)
@@ -36,15 +46,40 @@ def main(argv: list[str]) -> int:
     destinations = parse_destinations(conf, os.environ)  # a bad destination fails before any work
     tuning_for(conf, datetime.now(UTC))  # so does a malformed exceptions file
     spark = build_session(conf, "trailwarden-pipeline")
+    if args.every is None:
+        return _cycle(spark, conf, destinations, args.no_detect, None)
+    enrichment = None if args.no_detect else Enrichment.of(spark, conf)
+    try:
+        with stop_on_signals() as stop:
+            runs, failed = run_every(
+                args.every,
+                lambda _: _cycle(spark, conf, destinations, args.no_detect, enrichment),
+                stop,
+            )
+    finally:
+        if enrichment is not None:
+            enrichment.release()
+    print(f"stopped after {runs} cycles ({failed} failed)")
+    return 0
+
+
+def _cycle(
+    spark: SparkSession, conf: dict[str, Any], destinations: list[Any], no_detect: bool,
+    enrichment: Enrichment | None,
+) -> int:
+    """One run: ingest, then (unless ``no_detect``) detect, incidents and notify. A warm loop
+    passes its ``enrichment``; a single run builds and releases its own."""
     run_id = new_run_id()
-    print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}")
+    print(f"run {run_id}: landing {conf['landing']} -> lakehouse {conf['lakehouse']}", flush=True)
     for accounting in run_ingest(spark, conf, run_id):
         print("  " + accounting.line())
-    if args.no_detect or not conf.get("detect", {}).get("enabled", True):
+    if no_detect or not conf.get("detect", {}).get("enabled", True):
         return 0
-    enrichment = Enrichment.of(spark, conf)
+    own = enrichment is None
+    enrichment = Enrichment.of(spark, conf) if own else enrichment
+    assert enrichment is not None
     try:
-        print(f"  detect: {run_detections(spark, conf, run_id, enrichment)}")
+        print(f"  detect: {run_detections(spark, conf, run_id, enrichment)}", flush=True)
         if conf.get("incidents", {}).get("enabled", True):
             for line in run_incidents(spark, conf, run_id, enrichment).lines():
                 print("  " + line)
@@ -55,5 +90,6 @@ def main(argv: list[str]) -> int:
             if delivered.failed:
                 return DELIVERY_FAILED
     finally:
-        enrichment.release()
+        if own:
+            enrichment.release()
     return 0

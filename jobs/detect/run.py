@@ -38,14 +38,18 @@ from jobs.detect.health import (
     write_health,
 )
 from jobs.detect.state import (
+    Covered,
     Pending,
     Snapshot,
     contiguous,
+    current_versions,
     is_final,
     late_windows,
     load_state,
+    never_evaluated_inputs,
     plan,
     snapshot,
+    up_to_date,
 )
 from jobs.detect.tuning import tune, tuning_for
 from jobs.detect.views import named, register_views, source_view
@@ -188,8 +192,11 @@ def run_detections(
     catalog = [d for d in load_catalog() if is_enabled(d, detector_settings)]
     tuning = tuning_for(conf, now)  # exceptions, modes, suppression: checked before any write
     gold = ensure_gold(spark, lakehouse)
-    snaps = {s.view: snapshot(spark, lakehouse, s) for s in SOURCES}
     state = load_state(gold["runs"].toDF())
+    if not settings.backfill and _inputs_unchanged(spark, lakehouse, catalog, state):
+        log.info("detect: no input changed since the last evaluation (%d detections)", len(catalog))
+        return Summary()
+    snaps = {s.view: snapshot(spark, lakehouse, s) for s in SOURCES}
 
     late: dict[str, dict[datetime, datetime]] = {}
     for view, snap in snaps.items():
@@ -269,6 +276,22 @@ def run_detections(
 
 
 BACKFILL_LOOKBACK = timedelta(days=36500)
+
+
+def _inputs_unchanged(
+    spark: SparkSession, lakehouse: str, catalog: list[Detection],
+    state: dict[str, dict[datetime, Covered]],
+) -> bool:
+    """Whether ``state.up_to_date`` holds: read from the tables' logs (and, for detections never
+    evaluated, whether their inputs hold a row), before any scan of the silver rows."""
+    inputs = [(d.id, d.source_tables) for d in catalog]
+    versions = current_versions(spark, lakehouse, SOURCES)
+    views = {s.view: s for s in SOURCES}
+    empty = {
+        v for v in never_evaluated_inputs(inputs, state)
+        if v in versions and views[v].table.read(spark, lakehouse).isEmpty()
+    }
+    return up_to_date(inputs, state, versions, empty)
 
 
 def _skipped(snaps: list[Snapshot], lookback: timedelta) -> tuple[datetime | None, datetime | None]:

@@ -8,6 +8,7 @@ version since, or when rows ingested after its last evaluation fall into it (lat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -73,6 +74,50 @@ def snapshot(spark: SparkSession, lakehouse: str, source: LogSource) -> Snapshot
     ).first()
     return Snapshot(source, path, version, _aware(stats["lo"]), _aware(stats["hi"]),
                     _aware(stats["wm"]))
+
+
+def current_versions(
+    spark: SparkSession, lakehouse: str, sources: Sequence[LogSource]
+) -> dict[str, int]:
+    """View name -> current Delta version of its silver table (absent tables left out): one
+    read of each table's log, no scan of its rows."""
+    out = {}
+    for source in sources:
+        path = source.table.path(lakehouse)
+        if DeltaTable.isDeltaTable(spark, path):
+            out[source.view] = int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+    return out
+
+
+def never_evaluated_inputs(
+    detections: Sequence[tuple[str, tuple[str, ...]]], state: dict[str, dict[datetime, Covered]]
+) -> set[str]:
+    """The input views of the detections ``state`` has no evaluation of."""
+    return {v for detection_id, views in detections if not state.get(detection_id) for v in views}
+
+
+def up_to_date(
+    detections: Sequence[tuple[str, tuple[str, ...]]],
+    state: dict[str, dict[datetime, Covered]],
+    versions: dict[str, int],
+    empty: set[str],
+) -> bool:
+    """True when no detection ``(id, input views)`` can have a window to evaluate: its newest
+    evaluation read the current version of every input that exists (a run over those versions
+    covered every window up to their newest event and left no provisional window behind, and
+    no row can have arrived late since), or it was never evaluated and every input it has is
+    ``empty`` (no rows: nothing to evaluate)."""
+    for detection_id, views in detections:
+        covered = state.get(detection_id)
+        if not covered:
+            if any(view in versions and view not in empty for view in views):
+                return False
+            continue
+        for view in views:
+            newest = max(c.versions.get(view, -1) for c in covered.values())
+            if view in versions and newest != versions[view]:
+                return False
+    return True
 
 
 def _aware(ts: datetime | None) -> datetime | None:

@@ -38,12 +38,18 @@ class IncidentSummary:
     written: int = 0
     incidents: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
+    rewritten: int = 0  # reports written this run
+    unchanged_inputs: bool = False  # nothing read changed since the last run: nothing done
 
     def lines(self) -> list[str]:
         """One line per live incident (most severe first) and its report path."""
         live = [i for i in self.incidents if i["status"] != "merged"]
         rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # critical first
-        out = [f"incidents: {len(live)} ({self.written} new or changed this run)"]
+        out = [
+            f"incidents: {len(live)} ({self.written} new or changed this run, "
+            f"{self.rewritten} reports written"
+            + ("; inputs unchanged since the last run)" if self.unchanged_inputs else ")")
+        ]
         for i in sorted(live, key=lambda i: (rank.get(i["severity"], 9), i["incident_id"])):
             fixed = f", fixed {when(i['fixed_at'])}" if i.get("fixed_at") else ""
             out.append(
@@ -102,13 +108,20 @@ def run_incidents(
     now: datetime | None = None,
 ) -> IncidentSummary:
     """Correlate alerts into incidents, track fixes, MERGE, then metrics and reports. ASN lookups
-    use ``enrichment``'s ranges unless ``incidents.asn`` is false."""
+    use ``enrichment``'s ranges unless ``incidents.asn`` is false.
+
+    When no table it reads (``store.INPUTS``) has a new Delta version and the settings are those
+    of the last recorded run (``_system/incident_runs``), nothing can have changed: the run only
+    lists the incidents."""
     now = now or datetime.now(UTC)
     lakehouse = conf["lakehouse"]
-    alerts = store.read_optional(spark, lakehouse, ALERTS)
-    existing = store.load_incidents(spark, lakehouse)
+    versions, key = store.input_versions(spark, lakehouse), store.settings_key(conf)
     summary = IncidentSummary()
-    if alerts is not None:
+    if ALERTS.name in versions and store.last_run_inputs(spark, lakehouse) == (versions, key):
+        summary.unchanged_inputs = True
+    elif ALERTS.name in versions:
+        alerts = ALERTS.read(spark, lakehouse)
+        existing = store.load_incidents(spark, lakehouse)
         cloudtrail, flows = store.read_silver(spark, lakehouse)
         use_asn = bool((conf.get("incidents", {}) or {}).get("asn", True))
         ranges = enrichment.with_asn(use_asn).asn_ranges
@@ -117,10 +130,17 @@ def run_incidents(
         summary.written = store.merge_incidents(spark, lakehouse, rows)
         changed = [r for r in rows if r["status"] != "merged"]
         summary.reports = write_reports(conf, changed)
+        summary.rewritten = len(summary.reports)
     summary.incidents = [aware(i) for i in store.load_incidents(spark, lakehouse)]
     for i in summary.incidents:  # reports of unchanged incidents already exist
         path = f"{lakehouse.rstrip('/')}/{store.REPORTS_DIR}/{i['incident_id']}.html"
         summary.reports.setdefault(i["incident_id"], path)
+    if summary.unchanged_inputs:
+        log.info("incidents: inputs unchanged; %d in total", len(summary.incidents))
+        return summary
     update_metrics(spark, conf, summary.incidents, run_id, now)
+    if ALERTS.name in versions:
+        store.record_run(spark, lakehouse, run_id, versions, key, summary.written,
+                         summary.rewritten, datetime.now(UTC))
     log.info("incidents: %d written, %d in total", summary.written, len(summary.incidents))
     return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -14,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.detect.views import empty_frame
-from jobs.lakehouse import INCIDENTS, RESPONSE_METRICS
+from jobs.lakehouse import ALERTS, INCIDENT_RUNS, INCIDENTS, RESPONSE_METRICS
 from jobs.runtime.delta import Table, merge_on_keys
 from jobs.runtime.frames import local_frame
 from jobs.sources import CLOUDTRAIL, VPCFLOW
@@ -47,6 +49,49 @@ def read_silver(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFra
         ct if ct is not None else empty_frame(spark, CLOUDTRAIL_EVENTS),
         flows if flows is not None else empty_frame(spark, VPC_FLOWS),
     )
+
+
+INPUTS: tuple[Table, ...] = (ALERTS, CLOUDTRAIL.table, VPCFLOW.table)
+
+
+def input_versions(spark: SparkSession, lakehouse: str) -> dict[str, int]:
+    """Table name -> current Delta version, for each table correlation reads that exists (one
+    read of each table's log)."""
+    out = {}
+    for table in INPUTS:
+        if table.exists(spark, lakehouse):
+            path = table.path(lakehouse)
+            out[table.name] = int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+    return out
+
+
+def settings_key(conf: Mapping[str, Any]) -> str:
+    """A fingerprint of the configuration sections that shape incidents and their metrics."""
+    sections = {k: conf.get(k) for k in ("incidents", "response")}
+    return hashlib.sha256(json.dumps(sections, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def last_run_inputs(spark: SparkSession, lakehouse: str) -> tuple[dict[str, int], str] | None:
+    """The input versions and settings fingerprint of the newest recorded incidents run."""
+    if not INCIDENT_RUNS.exists(spark, lakehouse):
+        return None
+    row = (
+        INCIDENT_RUNS.read(spark, lakehouse)
+        .orderBy(F.col("finished_at").desc())
+        .select("input_versions", "settings")
+        .first()
+    )
+    return None if row is None else (dict(row["input_versions"]), row["settings"])
+
+
+def record_run(
+    spark: SparkSession, lakehouse: str, run_id: str, versions: Mapping[str, int], settings: str,
+    written: int, reports: int, now: datetime,
+) -> None:
+    """Append this run's inputs and what it wrote to ``_system/incident_runs``."""
+    INCIDENT_RUNS.ensure(spark, lakehouse)
+    row = (run_id, dict(versions), settings, written, reports, now)
+    INCIDENT_RUNS.append(local_frame(spark, [row], INCIDENT_RUNS.schema), lakehouse)
 
 
 def incidents_table(spark: SparkSession, lakehouse: str) -> DeltaTable:
