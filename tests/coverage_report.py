@@ -232,8 +232,8 @@ def lookalike_file(real: Path, out: Path) -> tuple[Path, set[str]]:
     channel is a negative of "Config recorder created", a positive of "Config disabled") is not
     a look-alike: it is left out."""
     paths = sorted((real / "labeled/panther-analysis/aws_cloudtrail").glob("*.ndjson"))
-    positives = {same_call(c["event"]) for c in map(json.loads, (ln for p in paths for ln in p.open()))
-                 if c["expected"]}
+    cases = [json.loads(line) for path in paths for line in path.open()]
+    positives = {same_call(c["event"]) for c in cases if c["expected"]}
     records, ids = [], set()
     for path in paths:
         for n, line in enumerate(path.open()):
