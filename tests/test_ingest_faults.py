@@ -8,16 +8,21 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql.types import StructType
 
 from jobs import lakehouse
+from jobs.ingest.landing import local_uri
 from jobs.ingest.run import Accounting, run_ingest
 from jobs.runtime.config import load_config
+from jobs.runtime.frames import local_frame
 from jobs.sources import CLOUDTRAIL, DNS, GUARDDUTY, VPCFLOW
+from schemas.system import INGESTED_FILES
 from tests.support.landing_fixtures import (
     ACCOUNT,
     CT_DIR,
@@ -64,7 +69,8 @@ def write_faults(root: Path) -> None:
         {**finding("g-1970", "2026-11-20T14:20:00.000Z", 1), "createdAt": "1970-01-01T00:00:00Z"},
     ]).encode())
     put(f"{DNS_DIR}/{ACCOUNT}_vpcdnsquerylogs_vpc-0f_20261120T1000Z_t.log", "\n".join([
-        _query("ok.example.", "2026-11-20T14:00:00Z"), _query("old.example.", "1970-01-01T00:00:01Z"),
+        _query("ok.example.", "2026-11-20T14:00:00Z"),
+        _query("old.example.", "1970-01-01T00:00:01Z"),
     ]).encode())
     put(f"{CT_DIR}/bomb.json.gz", gzip.compress(b" " * (4 << 20), mtime=0))
     put(f"{CT_DIR}/oversized.json", records_file([event(n) for n in range(200)]))
@@ -162,3 +168,26 @@ def test_refused_files_are_in_the_manifest_with_their_reason(
         ("oversized.json", "quarantined", 1, 1,
          "file is larger than ingest.max_file_bytes (100000 bytes)"),
     ]
+
+
+def test_a_manifest_from_before_the_per_file_columns_gains_them(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    old = StructType([f for f in INGESTED_FILES.fields
+                      if f.name in ("path", "source", "size", "modified_at", "status", "run_id",
+                                    "ingested_at")])
+    conf = load_config("test", [f"landing={tmp_path / 'landing'}",
+                                f"lakehouse={tmp_path / 'lake'}"])
+    put = tmp_path / "landing" / CT_DIR / "a.json"
+    put.parent.mkdir(parents=True)
+    put.write_bytes(records_file([event(1, eventID="old-1")]))
+    seen = datetime.fromtimestamp(put.stat().st_mtime, tz=UTC)
+    local_frame(spark, [(local_uri(str(put)), "cloudtrail", put.stat().st_size, seen, "ingested",
+                         "before", seen)], old).write.format("delta").save(
+        lakehouse.INGESTED_FILES.path(conf["lakehouse"]))
+
+    assert run_ingest(spark, conf, "after-upgrade") == []  # the old row still names the file
+    put.write_bytes(records_file([event(1, eventID="old-1"), event(2, eventID="old-2")]))
+    assert {a.source: a.rows_written for a in run_ingest(spark, conf, "next")} == {"cloudtrail": 2}
+    rows = sorted((r.run_id, r.records_read) for r in _rows(spark, conf, lakehouse.INGESTED_FILES))
+    assert rows == [("before", None), ("next", 2)]
