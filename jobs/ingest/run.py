@@ -92,9 +92,15 @@ class Batch:
     versions: dict[str, str]  # re-delivered file -> its version (part of its quarantine keys)
     released: bool = False
 
-    def count(self, kind: int) -> int:
-        """Good rows (``kind`` 0) or rows to quarantine (1) over the batch's files."""
-        return sum(v[kind] for v in self.per_file.values())
+    @property
+    def good(self) -> int:
+        """Good rows over the batch's files."""
+        return sum(good for good, _ in self.per_file.values())
+
+    @property
+    def bad(self) -> int:
+        """Rows with a reason to quarantine them, over the batch's files."""
+        return sum(bad for _, bad in self.per_file.values())
 
     def release(self) -> None:
         """Free the parsed and validated rows (the batch can no longer be written); once."""
@@ -151,7 +157,7 @@ def prepare(
     versions = {f.path: file_version(f) for f in files if f.path in redelivered}
     batch = Batch(source, files, parsed, unique, quality, unreadable, file_rows, per_file, versions)
     log.info("%s: parsed %d files (%d good rows, %d to quarantine, %d files refused or unreadable)",
-             source.name, len(files), batch.count(0), batch.count(1), len(unreadable))
+             source.name, len(files), batch.good, batch.bad, len(unreadable))
     return batch
 
 
@@ -167,7 +173,7 @@ def write_batch(
     """Write one validated batch: silver rows, quarantine rows, then the file manifest."""
     source = batch.source
     valid = batch.quality.valid if batch.quality else batch.unique
-    good = batch.count(0)
+    good = batch.good
     written, written_by_file = 0, {}
     if good:
         target = DeltaTable.forPath(spark, source.table.path(lakehouse))
@@ -190,7 +196,7 @@ def write_batch(
         bad = bad.unionByName(local_frame(
             spark, [(p, None, r, None) for p, r in batch.unreadable.items()], _BAD_ROWS))
     rejected_count = sum(rejected_by_file.values())
-    if batch.count(1) or rejected_count or batch.unreadable:  # else: no MERGE to run
+    if batch.bad or rejected_count or batch.unreadable:  # else: no MERGE to run
         qtable = DeltaTable.forPath(spark, QUARANTINE.path(lakehouse))
         add_quarantine(qtable, quarantine_rows(_with_versions(spark, bad, batch.versions),
                                                source.name, "record", raw_max, run_id, now))
@@ -203,10 +209,10 @@ def write_batch(
         source=source.name,
         files=len(batch.files),
         files_skipped=sum(o.status == "skipped" for o in outcomes),
-        records_read=sum(o.records_read for o in outcomes),
+        records_read=good + batch.bad + len(batch.unreadable),
         rows_written=written,
         duplicates=good - rejected_count - written,
-        quarantined=sum(o.quarantined for o in outcomes),
+        quarantined=batch.bad + rejected_count + len(batch.unreadable),
     )
 
 
