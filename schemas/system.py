@@ -25,7 +25,8 @@ QUARANTINE = StructType(
     ]
 )
 
-# One row per landing file that a run has fully processed (written, quarantined or skipped).
+# One row per version of a landing file that a run has fully processed (written, quarantined or
+# skipped), with its own accounting: records_read = rows_written + duplicates + quarantined.
 INGESTED_FILES = StructType(
     [
         StructField("path", StringType(), False),
@@ -35,6 +36,12 @@ INGESTED_FILES = StructType(
         StructField("status", StringType(), False),
         StructField("run_id", StringType(), False),
         StructField("ingested_at", TimestampType(), False),
+        StructField("etag", StringType()),  # S3 ETag; null on local disk
+        StructField("records_read", LongType()),
+        StructField("rows_written", LongType()),
+        StructField("duplicates", LongType()),
+        StructField("quarantined", LongType()),
+        StructField("reason", StringType()),  # why the whole file was quarantined or skipped
     ]
 )
 

@@ -7,23 +7,30 @@ enters the manifest only after its rows landed, so a rerun reprocesses it and ad
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.ingest import landing
+from jobs.ingest.bounds import bound_times
+from jobs.ingest.discover import file_version, ingested_paths, list_landing, new_files
+from jobs.ingest.limits import FileLimits, screen
 from jobs.ingest.write import (
+    FileOutcome,
     add_quarantine,
     first_per_key,
     insert_new,
     quarantine_rows,
     record_files,
     upsert_newer,
+    written_per_file,
 )
 from jobs.lakehouse import DQ_RESULTS, INGEST_RUNS, INGEST_TABLES, INGESTED_FILES, QUARANTINE
 from jobs.quality.checks import CHECKS_PATH, load_checks
@@ -37,6 +44,7 @@ from jobs.quality.validate import (
 )
 from jobs.runtime.config import resolve_uri
 from jobs.runtime.frames import local_frame, materialize, release
+from jobs.runtime.times import parse_duration
 from jobs.sources import SOURCES, LogSource
 from jobs.sources.readers import diagnose_unreadable
 
@@ -78,10 +86,21 @@ class Batch:
     parsed: DataFrame  # materialized: contract columns + record + reason
     unique: DataFrame  # good rows, one per key
     quality: QualityOutcome | None
-    unreadable: dict[str, str]
+    unreadable: dict[str, str]  # refused by a limit or unreadable -> reason
     file_rows: dict[str, str]  # source_file -> reason of its file-level row (skip or quarantine)
-    counts: dict[str, int]
+    per_file: dict[str, tuple[int, int]]  # source_file -> (good rows, rows with a reason)
+    versions: dict[str, str]  # re-delivered file -> its version (part of its quarantine keys)
     released: bool = False
+
+    @property
+    def good(self) -> int:
+        """Good rows over the batch's files."""
+        return sum(good for good, _ in self.per_file.values())
+
+    @property
+    def bad(self) -> int:
+        """Rows with a reason to quarantine them, over the batch's files."""
+        return sum(bad for _, bad in self.per_file.values())
 
     def release(self) -> None:
         """Free the parsed and validated rows (the batch can no longer be written); once."""
@@ -100,31 +119,52 @@ def _order(source: LogSource) -> list[Column]:
 
 def prepare(
     spark: SparkSession, source: LogSource, files: list[landing.LandingFile],
-    checks: dict[str, Any], run_id: str, now: datetime, raw_max: int,
+    checks: dict[str, Any], run_id: str, now: datetime, raw_max: int, *,
+    refused: dict[str, str] | None = None, max_future: str = "1 day",
+    redelivered: frozenset[str] = frozenset(),
 ) -> Batch:
-    """Parse, deduplicate and validate one source's new files; nothing is written."""
-    paths = [f.path for f in files]
-    parsed = materialize(source.parse(spark, paths, raw_max, run_id, F.lit(now)))
-    category = (
-        F.when(F.col("reason").isNull(), "good")
-        .when(F.col("reason").startswith("skipped:"), "skipped")
-        .otherwise("bad")
-    )
-    counts = {r[0]: r[1] for r in parsed.groupBy(category).count().collect()}
+    """Parse, bound, deduplicate and validate one source's new files; nothing is written.
+
+    ``refused`` maps the files a limit keeps from being read to the reason; ``max_future`` is
+    how far after ``now`` an event time may lie; ``redelivered`` names files read before in
+    another version.
+    """
+    refused = refused or {}
+    readable = [f.path for f in files if f.path not in refused]
+    rows = (source.parse(spark, readable, raw_max, run_id, F.lit(now)) if readable
+            else local_frame(spark, [], _parsed_schema(source)))
+    parsed = materialize(bound_times(rows, source, now, max_future, parse_duration(max_future)))
+    skipped = F.col("reason").startswith("skipped:")
+    per_file = {
+        r.source_file: (int(r.good), int(r.bad))
+        for r in parsed.groupBy("source_file").agg(
+            F.count_if(F.col("reason").isNull()).alias("good"),
+            F.count_if(F.col("reason").isNotNull() & ~skipped).alias("bad"),
+        ).collect()
+    }
     file_rows = {
         r.source_file: r.reason
         for r in parsed.where("record_index IS NULL").select("source_file", "reason").collect()
     }
-    seen = {r[0] for r in parsed.select("source_file").distinct().collect()}
-    unreadable = diagnose_unreadable(spark, {f.path: f.size for f in files if f.path not in seen})
+    unreadable = refused | diagnose_unreadable(
+        spark, {f.path: f.size for f in files if f.path not in refused and f.path not in per_file})
     good = parsed.where("reason IS NULL").drop("reason")
     unique = first_per_key(good, source.key, _order(source))
     quality = (
         validate_batch(unique, source.view, checks[source.view], run_id)
         if source.view in checks else None
     )
-    log.info("%s: parsed %d files (%s)", source.name, len(files), counts)
-    return Batch(source, files, parsed, unique, quality, unreadable, file_rows, counts)
+    versions = {f.path: file_version(f) for f in files if f.path in redelivered}
+    batch = Batch(source, files, parsed, unique, quality, unreadable, file_rows, per_file, versions)
+    log.info("%s: parsed %d files (%d good rows, %d to quarantine, %d files refused or unreadable)",
+             source.name, len(files), batch.good, batch.bad, len(unreadable))
+    return batch
+
+
+def _parsed_schema(source: LogSource) -> StructType:
+    """A parser's output: the silver contract, ``record`` and ``reason``."""
+    return StructType(source.table.schema.fields + [StructField("record", StringType()),
+                                                     StructField("reason", StringType())])
 
 
 def write_batch(
@@ -133,145 +173,137 @@ def write_batch(
     """Write one validated batch: silver rows, quarantine rows, then the file manifest."""
     source = batch.source
     valid = batch.quality.valid if batch.quality else batch.unique
-    target = DeltaTable.forPath(spark, source.table.path(lakehouse))
-    rows = valid.select(*source.table.schema.fieldNames())
-    written = (
-        upsert_newer(target, rows, source.key, source.upsert_on) if source.upsert_on
-        else insert_new(target, rows, source.key)
-    )
+    good = batch.good
+    written, written_by_file = 0, {}
+    if good:
+        target = DeltaTable.forPath(spark, source.table.path(lakehouse))
+        rows = valid.select(*source.table.schema.fieldNames())
+        written = (
+            upsert_newer(target, rows, source.key, source.upsert_on) if source.upsert_on
+            else insert_new(target, rows, source.key)
+        )
+        if written:
+            written_by_file = written_per_file(source.table.read(spark, lakehouse), rows, run_id)
     bad = batch.parsed.where("reason IS NOT NULL AND NOT startswith(reason, 'skipped:')")
-    rejected_count = 0
+    bad = bad.select("source_file", "record_index", "reason", "record")
+    rejected_by_file: dict[str, int] = {}
     if batch.quality:
         rejected = batch.quality.rejected.withColumnRenamed("dq_reason", "reason")
-        rejected_count = rejected.count()
-        bad = bad.select("source_file", "record_index", "reason", "record").unionByName(
-            rejected.select(
-                "source_file", "record_index", "reason", F.col(source.raw_column).alias("record")
-            )
-        )
+        rejected_by_file = {r[0]: r[1] for r in rejected.groupBy("source_file").count().collect()}
+        bad = bad.unionByName(rejected.select(
+            "source_file", "record_index", "reason", F.col(source.raw_column).alias("record")))
     if batch.unreadable:
-        unreadable = local_frame(
-            spark,
-            [(p, None, r, None) for p, r in batch.unreadable.items()],
-            "source_file string, record_index bigint, reason string, record string",
-        )
-        bad = bad.select(*unreadable.columns).unionByName(unreadable)
-    if batch.counts.get("bad", 0) or rejected_count or batch.unreadable:  # else: no MERGE to run
+        bad = bad.unionByName(local_frame(
+            spark, [(p, None, r, None) for p, r in batch.unreadable.items()], _BAD_ROWS))
+    rejected_count = sum(rejected_by_file.values())
+    if batch.bad or rejected_count or batch.unreadable:  # else: no MERGE to run
         qtable = DeltaTable.forPath(spark, QUARANTINE.path(lakehouse))
-        add_quarantine(qtable, quarantine_rows(bad, source.name, "record", raw_max, run_id, now))
+        add_quarantine(qtable, quarantine_rows(_with_versions(spark, bad, batch.versions),
+                                               source.name, "record", raw_max, run_id, now))
 
-    good = batch.counts.get("good", 0)
-    quarantined = batch.counts.get("bad", 0) + rejected_count + len(batch.unreadable)
-    skipped = [p for p, r in batch.file_rows.items() if r.startswith("skipped:")]
-    manifest = [
-        (f.path, source.name, f.size, f.modified_at, _file_status(f.path, batch))
-        for f in batch.files
-    ]
-    record_files(spark, INGESTED_FILES.path(lakehouse), manifest, run_id, now)
+    outcomes = [_outcome(f, batch, written_by_file.get(f.path, 0),
+                         rejected_by_file.get(f.path, 0)) for f in batch.files]
+    record_files(spark, INGESTED_FILES.path(lakehouse), outcomes, run_id, now)
     batch.release()
     return Accounting(
         source=source.name,
         files=len(batch.files),
-        files_skipped=len(skipped),
-        records_read=good + batch.counts.get("bad", 0) + len(batch.unreadable),
+        files_skipped=sum(o.status == "skipped" for o in outcomes),
+        records_read=good + batch.bad + len(batch.unreadable),
         rows_written=written,
         duplicates=good - rejected_count - written,
-        quarantined=quarantined,
+        quarantined=batch.bad + rejected_count + len(batch.unreadable),
     )
 
 
-def _file_status(path: str, batch: Batch) -> str:
-    if path in batch.unreadable:
-        return "quarantined"
-    reason = batch.file_rows.get(path)
-    if reason is None:
-        return "ingested"
-    return "skipped" if reason.startswith("skipped:") else "quarantined"
+_BAD_ROWS = "source_file string, record_index bigint, reason string, record string"
 
 
-def list_landing(conf: dict[str, Any], done: set[str] | None = None) -> list[landing.LandingFile]:
-    """List the landing zone: the local file system, or S3 through boto3 for ``s3a://``.
-
-    On S3, only the delivery days from the newest one in ``done`` (the manifest's paths) minus
-    ``ingest.listing_lateness_days`` are listed, unless ``s3.incremental_listing`` is false.
-    """
-    uri = conf["landing"]
-    if uri.startswith("s3a://"):
-        from jobs.ingest.s3_listing import list_since, listing_start
-        from jobs.runtime.aws import s3_client
-
-        if not (conf.get("s3", {}) or {}).get("incremental_listing", True):
-            return landing.list_s3(s3_client(conf), uri)
-        lateness = int(conf.get("ingest", {}).get("listing_lateness_days", 1))
-        return list_since(s3_client(conf), uri, listing_start(done or (), lateness))
-    return landing.list_local(uri)
+def _with_versions(spark: SparkSession, bad: DataFrame, versions: dict[str, str]) -> DataFrame:
+    """``bad`` with ``file_version`` set on the rows of re-delivered files (null otherwise)."""
+    if not versions:
+        return bad
+    frame = local_frame(spark, list(versions.items()), "source_file string, file_version string")
+    return bad.join(F.broadcast(frame), "source_file", "left")
 
 
-def ingested_paths(spark: SparkSession, lakehouse: str) -> set[str]:
-    """Paths the manifest says were fully processed by an earlier run."""
-    files = INGESTED_FILES.read(spark, lakehouse)
-    return {r[0] for r in files.select("path").collect()}
+def _outcome(f: landing.LandingFile, batch: Batch, written: int, rejected: int) -> FileOutcome:
+    """One file's manifest row: its status, reason and accounting."""
+    name = batch.source.name
+    if f.path in batch.unreadable:
+        return FileOutcome(f, name, "quarantined", 1, 0, 0, 1, batch.unreadable[f.path])
+    good, bad = batch.per_file.get(f.path, (0, 0))
+    reason = batch.file_rows.get(f.path)
+    status = ("ingested" if reason is None
+              else "skipped" if reason.startswith("skipped:") else "quarantined")
+    return FileOutcome(f, name, status, good + bad, written, good - rejected - written,
+                       bad + rejected, reason)
 
 
 def _other_files(
     spark: SparkSession, lakehouse: str, groups: dict[str, list[landing.LandingFile]],
-    run_id: str, now: datetime,
+    run_id: str, now: datetime, redelivered: frozenset[str],
 ) -> list[Accounting]:
     """Digests are skipped; files outside the known layout are quarantined, one row each."""
     out = []
     unknown = groups.get(landing.UNRECOGNIZED, [])
+    reasons = {f.path: landing.unrecognized_reason(f.path, SOURCES) for f in unknown}
     if unknown:
-        rows = local_frame(
-            spark,
-            [(f.path, None, "file is not in a recognised AWS delivery path", None) for f in unknown],
-            "source_file string, record_index bigint, reason string, record string",
-        )
+        rows = local_frame(spark, [(p, None, r, None) for p, r in reasons.items()], _BAD_ROWS)
+        versions = {f.path: file_version(f) for f in unknown if f.path in redelivered}
         qtable = DeltaTable.forPath(spark, QUARANTINE.path(lakehouse))
-        add_quarantine(qtable, quarantine_rows(rows, landing.UNRECOGNIZED, "record", 0, run_id, now))
+        add_quarantine(qtable, quarantine_rows(_with_versions(spark, rows, versions),
+                                               landing.UNRECOGNIZED, "record", 0, run_id, now))
         out.append(Accounting(landing.UNRECOGNIZED, files=len(unknown),
                               records_read=len(unknown), quarantined=len(unknown)))
     digests = [s.digest_name for s in SOURCES if groups.get(s.digest_name)]
     for name in digests:
         count = len(groups[name])
         out.append(Accounting(name, files=count, files_skipped=count))
-    manifest = [
-        (f.path, group, f.size, f.modified_at,
-         "quarantined" if group == landing.UNRECOGNIZED else "skipped")
-        for group in (landing.UNRECOGNIZED, *digests) for f in groups.get(group, [])
-    ]
+    manifest = [FileOutcome(f, landing.UNRECOGNIZED, "quarantined", 1, 0, 0, 1, reasons[f.path])
+                for f in unknown]
+    manifest += [FileOutcome(f, name, "skipped", reason="skipped: digest file")
+                 for name in digests for f in groups[name]]
     record_files(spark, INGESTED_FILES.path(lakehouse), manifest, run_id, now)
     return out
 
 
 def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[Accounting]:
-    """Ingest every landing file not yet in the manifest; return the accounting per source."""
-    started = datetime.now(timezone.utc)
+    """Ingest every landing file not yet in the manifest (or re-delivered with new content);
+    return the accounting per source."""
+    started = datetime.now(UTC)
     lakehouse = conf["lakehouse"]
     ingest_conf = conf.get("ingest", {})
     raw_max = int(ingest_conf.get("raw_max_chars", 4096))
+    max_future = str(ingest_conf.get("max_future", "1 day"))
     extra = {name: tuple(prefixes) for name, prefixes in
              (ingest_conf.get("extra_prefixes") or {}).items()}
     for table in INGEST_TABLES:
         table.ensure(spark, lakehouse)
 
     done = ingested_paths(spark, lakehouse)
+    fresh, redelivered = new_files(list_landing(conf, done), done)
     groups: dict[str, list[landing.LandingFile]] = {}
-    for f in list_landing(conf, done):
-        if f.path not in done:
-            groups.setdefault(landing.classify(f.path, SOURCES, extra), []).append(f)
-    log.info("landing: %s", {k: len(v) for k, v in groups.items()} or "no new files")
+    for f in fresh:
+        groups.setdefault(landing.classify(f.path, SOURCES, extra), []).append(f)
+    log.info("landing: %s; %d re-delivered with new content",
+             {k: len(v) for k, v in groups.items()} or "no new files", len(redelivered))
 
     quality_conf = conf.get("quality", {})
     checks = (
         load_checks(Path(resolve_uri(quality_conf.get("checks") or str(CHECKS_PATH))))
         if quality_conf.get("enabled", True) else {}
     )
+    limits = FileLimits.from_conf(ingest_conf)
+    opener = _opener(conf)
     batches: list[Batch] = []
     try:
         for source in SOURCES:
             if groups.get(source.name):
+                refused = screen(groups[source.name], limits, opener)
                 batches.append(prepare(spark, source, groups[source.name], checks, run_id,
-                                       started, raw_max))
+                                       started, raw_max, refused=refused, max_future=max_future,
+                                       redelivered=redelivered))
         outcomes = [b.quality for b in batches if b.quality]
         for outcome in outcomes:
             raise_on_fail(outcome)  # before anything is written
@@ -284,8 +316,8 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     finally:  # a failed check or write: free what the batches still keep
         for b in batches:
             b.release()
-    accounting += _other_files(spark, lakehouse, groups, run_id, started)
-    finished = datetime.now(timezone.utc)
+    accounting += _other_files(spark, lakehouse, groups, run_id, started, redelivered)
+    finished = datetime.now(UTC)
     rows = [
         (run_id, a.source, a.files, a.files_skipped, a.records_read, a.rows_written,
          a.duplicates, a.quarantined, started, finished)
@@ -296,3 +328,13 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     for a in accounting:
         log.info("%s%s", a.line(), "" if a.balanced() else "  (UNBALANCED)")
     return accounting
+
+
+def _opener(conf: dict[str, Any]) -> Callable[[str], BinaryIO]:
+    """Opens landing files for the limit checks (boto3 for an ``s3a://`` landing zone)."""
+    if not str(conf["landing"]).startswith("s3a://"):
+        return landing.open_landing
+    from jobs.runtime.aws import s3_client
+
+    client = s3_client(conf)
+    return lambda path: landing.open_landing(path, client)

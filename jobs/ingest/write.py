@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs.ingest.landing import LandingFile
 from jobs.runtime.delta import merge_on_keys
 from jobs.runtime.frames import local_frame
 from schemas.system import INGESTED_FILES, QUARANTINE
@@ -33,6 +35,14 @@ def insert_new(target: DeltaTable, batch: DataFrame, key: str) -> int:
     return merge_on_keys(target, batch, [key], also=_date_filter(batch))["inserted"]
 
 
+def written_per_file(table: DataFrame, batch: DataFrame, run_id: str) -> dict[str, int]:
+    """Rows of ``table`` (a silver table after the MERGE of ``batch``) that run ``run_id`` wrote,
+    per ``source_file``; read only from the batch's ``event_date`` partitions."""
+    dates = [r[0] for r in batch.select("event_date").distinct().collect()]
+    rows = table.where(F.col("event_date").isin(dates) & (F.col("run_id") == run_id))
+    return {r[0]: r[1] for r in rows.groupBy("source_file").count().collect()}
+
+
 def upsert_newer(target: DeltaTable, batch: DataFrame, key: str, version_col: str) -> int:
     """Insert new keys and replace rows whose ``version_col`` is newer; return rows written."""
     counts = merge_on_keys(target, batch, [key], update=f"s.{version_col} > t.{version_col}")
@@ -42,10 +52,13 @@ def upsert_newer(target: DeltaTable, batch: DataFrame, key: str, version_col: st
 def quarantine_rows(
     rows: DataFrame, source: str, raw_col: str, raw_max_chars: int, run_id: str, now: datetime
 ) -> DataFrame:
-    """Shape rejected rows (``source_file``, ``record_index``, ``reason``, raw text) for quarantine."""
-    key = F.concat_ws(
+    """Shape rejected rows (``source_file``, ``record_index``, ``reason``, raw text, optionally
+    ``file_version`` for a file re-delivered with new content) for quarantine."""
+    version = F.col("file_version") if "file_version" in rows.columns else F.lit(None)
+    key = F.concat_ws(  # a null version (a file's first delivery) adds nothing to the key
         "\u001f", F.lit(source), "source_file",
         F.coalesce(F.col("record_index").cast("string"), F.lit("file")), "reason",
+        version.cast("string"),
     )
     return rows.select(
         F.sha2(key, 256).alias("quarantine_id"),
@@ -64,12 +77,37 @@ def add_quarantine(target: DeltaTable, rows: DataFrame) -> None:
     merge_on_keys(target, rows, ["quarantine_id"])
 
 
+@dataclass(frozen=True)
+class FileOutcome:
+    """What a run did with one landing file: its manifest row and its own accounting."""
+
+    file: LandingFile
+    source: str
+    status: str  # ingested | quarantined | skipped
+    records_read: int = 0
+    rows_written: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reason: str | None = None
+
+    def balanced(self) -> bool:
+        return self.records_read == self.rows_written + self.duplicates + self.quarantined
+
+
 def record_files(
-    spark: SparkSession, path: str, files: list[tuple[str, str, int, datetime, str]],
-    run_id: str, now: datetime,
+    spark: SparkSession, path: str, outcomes: list[FileOutcome], run_id: str, now: datetime,
 ) -> None:
-    """Append ``(path, source, size, modified_at, status)`` rows to the file manifest."""
-    if not files:
+    """Append one manifest row per file outcome (a manifest written before the per-file columns
+    existed gains them: new nullable columns merge into its schema)."""
+    if not outcomes:
         return
-    rows = [(p, s, size, mod, status, run_id, now) for p, s, size, mod, status in files]
-    local_frame(spark, rows, INGESTED_FILES).write.format("delta").mode("append").save(path)
+    rows = [
+        {"path": o.file.path, "source": o.source, "size": o.file.size,
+         "modified_at": o.file.modified_at, "status": o.status, "run_id": run_id,
+         "ingested_at": now, "etag": o.file.etag, "records_read": o.records_read,
+         "rows_written": o.rows_written, "duplicates": o.duplicates,
+         "quarantined": o.quarantined, "reason": o.reason}
+        for o in outcomes
+    ]
+    (local_frame(spark, rows, INGESTED_FILES).write.format("delta").mode("append")
+     .option("mergeSchema", "true").save(path))

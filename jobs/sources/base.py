@@ -38,7 +38,10 @@ class LogSource:
     Detections read the table as view ``view``, windowed on ``time_expression``, with
     ``view_extras`` added by ``add_view_columns`` (pure) and ``asn_lookups`` (address column ->
     prefix of the ``<prefix>asn``, ``as_org``, ``is_hosting`` columns). ``heavy_columns`` are left
-    NULL in a view unless a detection names them. ``case_time_column``, ``json_columns`` and
+    NULL in a view unless a detection names them. ``time_columns`` are the event-time columns a
+    row must hold within ``earliest_time`` (the year the service launched) and the run's start
+    plus ``ingest.max_future``, or be quarantined: a time of 1970 or 9999 would otherwise make
+    detections read all history or overflow. ``case_time_column``, ``json_columns`` and
     ``complete_case_row`` (defaults derived from a row's given columns) serve the detection test
     cases.
     """
@@ -61,6 +64,8 @@ class LogSource:
     heavy_columns: tuple[str, ...] = ()
     json_columns: tuple[str, ...] = ()
     complete_case_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    time_columns: tuple[str, ...] = ()
+    earliest_time: str = "2006-01-01"
 
     @property
     def digest_name(self) -> str:

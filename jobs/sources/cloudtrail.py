@@ -150,4 +150,6 @@ CLOUDTRAIL = LogSource(
     heavy_columns=("record_json",),
     json_columns=("request_parameters", "response_elements", "additional_event_data", "resources",
                   "service_event_details", "tls_details", "record_json"),
+    time_columns=("event_time",),
+    earliest_time="2013-01-01",  # the year the service launched
 )

@@ -149,4 +149,6 @@ DNS = LogSource(
     add_view_columns=with_dns_extras,
     heavy_columns=("record_json",),
     json_columns=("record_json",),
+    time_columns=("query_time",),
+    earliest_time="2020-01-01",  # the year the service launched
 )

@@ -100,4 +100,6 @@ GUARDDUTY = LogSource(
     time_expression="coalesce(first_seen, updated_at)",
     case_time_column="updated_at",
     json_columns=("finding_json",),
+    time_columns=("created_at", "updated_at", "first_seen", "last_seen"),
+    earliest_time="2017-01-01",  # the year the service launched
 )

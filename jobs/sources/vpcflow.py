@@ -22,6 +22,7 @@ from schemas.vpcflow import FIELDS, PARQUET_DELIVERY, VPC_FLOWS, VPC_FLOWS_VIEW_
 _KNOWN = ", ".join(f"'{f}'" for f in FIELDS)
 _RANGES = {"srcport": 65535, "dstport": 65535, "protocol": 255, "tcp-flags": 255}
 _ENUMS = {"action": ("ACCEPT", "REJECT"), "log-status": ("OK", "NODATA", "SKIPDATA")}
+_LAST_EPOCH_SECOND = 253402300799  # 9999-12-31T23:59:59Z: later values overflow timestamps
 
 
 def split_lines(files: DataFrame, raw_max_chars: int) -> DataFrame:
@@ -140,8 +141,18 @@ def parse_parquet(rows: DataFrame, run_id: str, ingested_at: Column) -> DataFram
                    F.when(F.size(reasons) > 0, F.array_join(reasons, "; ")))
 
 
+def _epoch(column: str) -> Column:
+    """The timestamp of the Unix time ``column``; null outside 1970..9999 (which would overflow)."""
+    return F.when(F.col(column).between(0, _LAST_EPOCH_SECOND), F.timestamp_seconds(column))
+
+
 def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> DataFrame:
-    start_time = F.timestamp_seconds("start")
+    start_time = _epoch("start")
+    epoch_checks = [
+        F.when(~F.col(c).between(0, _LAST_EPOCH_SECOND),
+               F.lit(f"{c} is not a Unix time in the years 1970-9999"))
+        for c in ("start", "end")
+    ]
     path_date = F.regexp_extract("source_file", r"/(\d{4}/\d{2}/\d{2})/", 1)
     key = F.concat_ws(
         "\u001f", *[F.coalesce(F.col(column_name(f)).cast("string"), F.lit("")) for f in FIELDS]
@@ -149,7 +160,7 @@ def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> 
     cols = {
         "flow_id": F.sha2(key, 256),
         "start_time": start_time,
-        "end_time": F.timestamp_seconds("end"),
+        "end_time": _epoch("end"),
         "event_date": F.coalesce(
             F.to_date(start_time),
             F.to_date(F.nullif(path_date, F.lit("")), "yyyy/MM/dd"),
@@ -162,7 +173,7 @@ def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> 
         (cols[f.name] if f.name in cols else F.col(f.name)).cast(f.dataType.simpleString()).alias(f.name)
         for f in VPC_FLOWS.fields
     ]
-    return df.select(*out, "record", reason.alias("reason"))
+    return df.select(*out, "record", F.coalesce(reason, *epoch_checks).alias("reason"))
 
 
 def read_parquet_flows(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -217,4 +228,6 @@ VPCFLOW = LogSource(
     view_extras=VPC_FLOWS_VIEW_EXTRA,
     asn_lookups=(("dstaddr", "dst_"),),
     complete_case_row=complete_case_row,
+    time_columns=("start_time", "end_time"),
+    earliest_time="2015-01-01",  # the year the service launched
 )
