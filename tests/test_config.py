@@ -17,7 +17,8 @@ def test_shipped_configurations_are_valid(env: str | None) -> None:
     ("override", "message"),
     [
         ("detect.windw=1h", "Unknown configuration key detect.windw; known keys here: "
-         "asn_enrichment, backfill, baseline_days, baseline_warmup, enabled, initial_lookback, "
+         "asn_enrichment, backfill, baseline_days, baseline_warmup, enabled, exceptions, "
+         "initial_lookback, "
          "lateness, settings, window."),
         ("lakehous=/tmp/x", "Unknown configuration key lakehous; known keys here: destinations, "
          "detect, incidents, ingest, lakehouse, landing, quality, remediate, response, s3, spark."),
