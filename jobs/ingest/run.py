@@ -48,6 +48,8 @@ class Accounting:
     """records_read = rows_written + duplicates + quarantined, per source and run.
 
     A file that cannot be split into records (unreadable, empty, not JSON) counts as one record.
+    ``records_skipped`` counts items read that are not records (CloudWatch Logs control
+    messages), as ``files_skipped`` counts files without records.
     """
 
     source: str
@@ -57,6 +59,7 @@ class Accounting:
     rows_written: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    records_skipped: int = 0
 
     def balanced(self) -> bool:
         return self.records_read == self.rows_written + self.duplicates + self.quarantined
@@ -66,6 +69,7 @@ class Accounting:
             f"{self.source}: files={self.files} skipped={self.files_skipped} "
             f"read={self.records_read} written={self.rows_written} "
             f"duplicates={self.duplicates} quarantined={self.quarantined}"
+            + (f" records_skipped={self.records_skipped}" if self.records_skipped else "")
         )
 
 
@@ -177,6 +181,7 @@ def write_batch(
         rows_written=written,
         duplicates=good - rejected_count - written,
         quarantined=quarantined,
+        records_skipped=batch.counts.get("skipped", 0) - len(skipped),
     )
 
 
@@ -288,7 +293,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     finished = datetime.now(timezone.utc)
     rows = [
         (run_id, a.source, a.files, a.files_skipped, a.records_read, a.rows_written,
-         a.duplicates, a.quarantined, started, finished)
+         a.duplicates, a.quarantined, started, finished, a.records_skipped)
         for a in accounting
     ]
     if rows:
