@@ -58,6 +58,9 @@ INGEST_RUNS = StructType(
         StructField("quarantined", LongType(), False),
         StructField("started_at", TimestampType(), False),
         StructField("finished_at", TimestampType(), False),
+        # Items read that are not log records (CloudWatch Logs control messages); null in runs
+        # written before the column existed.
+        StructField("records_skipped", LongType()),
     ]
 )
 

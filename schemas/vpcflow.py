@@ -67,9 +67,12 @@ def column_name(field: str) -> str:
     return field.replace("-", "_")
 
 
-# The Parquet delivery: same fields, underscores, documented Parquet types.
+# The Parquet delivery, as read: the same fields with underscores; whole numbers are read as
+# bigint, which takes the INT_32 and INT_64 columns AWS writes alike, and typed to the table's
+# types with try_cast (a value out of range is a quarantine reason, not a failed file).
 PARQUET_DELIVERY = StructType(
-    [StructField(column_name(f), t) for f, (_, t) in FIELDS.items()]
+    [StructField(column_name(f), LongType() if isinstance(t, IntegerType) else t)
+     for f, (_, t) in FIELDS.items()]
 )
 
 VPC_FLOWS = StructType(

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from devtools.sample.actors import build_roster
@@ -22,19 +23,25 @@ from devtools.sample.landscape import build_account
 
 REGION = r"(?:us-east-1|eu-west-1|us-west-2)"
 DAY = r"(\d{4})/(\d{2})/(\d{2})"
+ORG = r"(?:o-[a-z0-9]{10,32}/)?"  # an organization trail's folder
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 LAYOUT = {
     "cloudtrail": re.compile(
-        rf"AWSLogs/(\d{{12}})/CloudTrail/({REGION})/{DAY}/\1_CloudTrail_\2_\3\4\5T\d{{4}}Z"
+        rf"AWSLogs/{ORG}(\d{{12}})/CloudTrail/({REGION})/{DAY}/\1_CloudTrail_\2_\3\4\5T\d{{4}}Z"
         r"_[A-Za-z0-9]{16}\.json\.gz"
     ),
     "cloudtrail_digest": re.compile(
-        rf"AWSLogs/(\d{{12}})/CloudTrail-Digest/({REGION})/{DAY}/\1_CloudTrail-Digest_\2_"
+        rf"AWSLogs/{ORG}(\d{{12}})/CloudTrail-Digest/({REGION})/{DAY}/\1_CloudTrail-Digest_\2_"
         r"[A-Za-z0-9-]+_\2_\3\4\5T\d{6}Z\.json\.gz"
     ),
     "vpcflow": re.compile(
         rf"AWSLogs/(\d{{12}})/vpcflowlogs/({REGION})/{DAY}/\1_vpcflowlogs_\2_fl-[0-9a-f]{{17}}"
         r"_\3\4\5T\d{4}Z_[0-9a-f]{8}\.log\.gz"
+    ),
+    "vpcflow_parquet": re.compile(
+        rf"AWSLogs/aws-account-id=(\d{{12}})/aws-service=vpcflowlogs/aws-region=({REGION})/"
+        r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/\1_vpcflowlogs_\2_fl-[0-9a-f]{17}"
+        r"_\3\4\5T\6\d{2}Z_[0-9a-f]{8}\.log\.parquet"
     ),
     "guardduty": re.compile(rf"AWSLogs/(\d{{12}})/GuardDuty/({REGION})/{DAY}/{UUID}\.jsonl\.gz"),
     "dns": re.compile(
@@ -79,6 +86,26 @@ def _source(key: str) -> str:
     return next(name for name, pattern in LAYOUT.items() if pattern.fullmatch(key))
 
 
+def _account(key: str) -> str:
+    """The account a delivery key belongs to (its own folder, an org trail's, or Hive-style)."""
+    return next(m.group(1) for p in LAYOUT.values() if (m := p.fullmatch(key)))
+
+
+def _flow_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A flow-log file's field names and rows as text (``-`` for a missing value)."""
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        fields = [name.replace("_", "-") for name in table.column_names]
+        columns = [["-" if v is None else str(v) for v in c.to_pylist()] for c in table.columns]
+        return fields, [list(row) for row in zip(*columns, strict=True)]
+    header, *rows = _lines(path)
+    return header.split(" "), [row.split(" ") for row in rows]
+
+
+def _is_flow(key: str) -> bool:
+    return _source(key) in ("vpcflow", "vpcflow_parquet")
+
+
 def _lines(path: Path) -> list[str]:
     return gzip.decompress(path.read_bytes()).decode().splitlines()
 
@@ -116,13 +143,11 @@ def flows(files: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
     """Flow records by account, as field -> value."""
     out: dict[str, list[dict[str, str]]] = {}
     for key, path in files.items():
-        if _source(key) == "vpcflow":
-            header, *rows = _lines(path)
-            fields = header.split(" ")
-            for row in rows:
-                values = row.split(" ")
-                assert len(values) == len(fields), (key, row)
-                out.setdefault(key.split("/")[1], []).append(dict(zip(fields, values, strict=True)))
+        if _is_flow(key):
+            fields, rows = _flow_table(path)
+            for values in rows:
+                assert len(values) == len(fields), (key, values)
+                out.setdefault(_account(key), []).append(dict(zip(fields, values, strict=True)))
     return out
 
 
@@ -141,7 +166,7 @@ def test_every_file_follows_the_s3_delivery_layout(
 ) -> None:
     unmatched = [k for k in files if not any(p.fullmatch(k) for p in LAYOUT.values())]
     assert not unmatched
-    by_source = Counter(_source(k) for k in files)
+    by_source = Counter(_source(k).removesuffix("_parquet") for k in files)
     summary = landing[1]
     assert by_source == {
         "cloudtrail": summary.cloudtrail.files,
@@ -150,12 +175,19 @@ def test_every_file_follows_the_s3_delivery_layout(
         "guardduty": summary.guardduty.files,
         "dns": summary.dns.files,
     }
-    assert {k.split("/")[1] for k in files} == {"111122223333", "444455556666"}
+    assert {_account(k) for k in files} == {"111122223333", "444455556666"}
+    org = {_account(k) for k in files if k.startswith("AWSLogs/o-")}
+    parquet = {_account(k) for k in files if _source(k) == "vpcflow_parquet"}
+    assert org == parquet == {"444455556666"}
+    assert not any(_account(k) == "444455556666" for k in files if _source(k) == "vpcflow")
 
 
 def test_files_are_plain_gzip_without_timestamp(files: dict[str, Path]) -> None:
-    for path in files.values():
+    for key, path in files.items():
         head = path.read_bytes()[:10]
+        if _source(key) == "vpcflow_parquet":
+            assert head[:4] == b"PAR1", path
+            continue
         assert head[:3] == b"\x1f\x8b\x08" and head[4:8] == b"\0\0\0\0", path
 
 
@@ -207,10 +239,10 @@ def test_flow_logs_have_a_documented_header_and_full_rows(
 ) -> None:
     headers: dict[str, set[tuple[str, ...]]] = {}
     for key, path in files.items():
-        if _source(key) == "vpcflow":
-            header = _lines(path)[0].split(" ")
+        if _is_flow(key):
+            header = _flow_table(path)[0]
             assert set(header) <= DOCUMENTED and len(set(header)) == len(header)
-            headers.setdefault(key.split("/")[1], set()).add(tuple(header))
+            headers.setdefault(_account(key), set()).add(tuple(header))
     assert headers["111122223333"] == {DEFAULT_V2}
     (custom,) = headers["444455556666"]
     assert {"flow-direction", "traffic-path", "pkt-src-aws-service", "az-id"} <= set(custom)
@@ -427,7 +459,7 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
         for k, p in part.items() if _source(k) == "cloudtrail"
     )
     assert summary.vpcflow.records == sum(
-        len(_lines(p)) - 1 for k, p in part.items() if _source(k) == "vpcflow"
+        len(_flow_table(p)[1]) for k, p in part.items() if _is_flow(k)
     )
     assert 0 < summary.dns.records == sum(
         len(_lines(p)) for k, p in part.items() if _source(k) == "dns"

@@ -19,6 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from devtools.bench.measure import Probe, StageFigures
 
 # CloudTrail record -> the fields the silver columns come from. Nested objects stay JSON text.
@@ -164,11 +166,18 @@ def _private_macro() -> str:
     """
 
 
+PARQUET = "<parquet>"  # the last item of a Parquet group's key
+
+
 def _headers(files: list[str]) -> dict[tuple[str, ...], list[str]]:
     """Flow-log files grouped by their header line (DuckDB's union_by_name runs out of memory
     over thousands of small gzip files)."""
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for f in files:
+        if f.endswith(".parquet"):  # the Parquet delivery names the fields with "_"
+            names = pq.read_schema(f).names
+            groups[tuple(n.replace("_", "-") for n in names) + (PARQUET,)].append(f)
+            continue
         with gzip.open(f, "rt") as fh:
             groups[tuple(fh.readline().split())].append(f)
     return groups
@@ -206,6 +215,14 @@ def run(cloudtrail: list[str], vpcflow: list[str], out: Path, cores: int) -> dic
     fl_out = out / "vpc_flows"
     groups = _headers(vpcflow)
     for i, (header, files) in enumerate(groups.items()):
+        if header[-1] == PARQUET:
+            cols = ", ".join(f'CAST("{c.replace("-", "_")}" AS VARCHAR) AS "{c}"'
+                             for c in header[:-1])
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW flows_raw_{i} AS SELECT {cols}, filename FROM "
+                f"read_parquet({files!r}, filename = true)"
+            )
+            continue
         columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW flows_raw_{i} AS SELECT * FROM read_csv("
@@ -213,7 +230,7 @@ def run(cloudtrail: list[str], vpcflow: list[str], out: Path, cores: int) -> dic
         )
     counts["silver/vpc_flows"] = _copied(
         con.execute(
-            f"COPY ({_flow_select(len(groups), {f for h in groups for f in h})}) "
+            f"COPY ({_flow_select(len(groups), {f for h in groups for f in h} - {PARQUET})}) "
             f"TO '{fl_out}' (FORMAT parquet, PARTITION_BY (event_date))"
         )
     )

@@ -13,7 +13,14 @@ from typing import Any
 from devtools.sample.actors import Actor, Roster
 from devtools.sample.envelope import api_event, tls_details
 from devtools.sample.ids import WINDOW, Clock, Ids
-from devtools.sample.landscape import HOME_REGION, REGIONS, Account, Site
+from devtools.sample.landscape import (
+    HOME_REGION,
+    ORG_ID,
+    ORG_TRAIL_ACCOUNT,
+    REGIONS,
+    Account,
+    Site,
+)
 from devtools.sample.output import Count, Sink, dumps
 
 Timed = tuple[int, dict[str, Any]]  # (second-of-day, CloudTrail record)
@@ -123,12 +130,18 @@ def region_stream(
     return merge(routine, sorted(fixed, key=lambda te: te[0]), key=lambda te: te[0])
 
 
+def trail_root(account: str) -> str:
+    """The key prefix above ``CloudTrail/`` of ``account``'s trail: its own, or the
+    organization trail's ``AWSLogs/<org-id>/<account>`` for the account that has one."""
+    return f"AWSLogs/{ORG_ID}/{account}" if account == ORG_TRAIL_ACCOUNT else f"AWSLogs/{account}"
+
+
 def write_trail(
     sink: Sink, ids: Ids, clock: Clock, account: str, region: str, timed: Iterable[Timed]
 ) -> tuple[Count, list[LogFile]]:
     """Write time-ordered records as one ``{"Records": [...]}`` file per 5 minutes."""
     count, files = Count(), []
-    folder = f"AWSLogs/{account}/CloudTrail/{region}/{clock.path}/"
+    folder = f"{trail_root(account)}/CloudTrail/{region}/{clock.path}/"
     for window, group in groupby(timed, key=lambda te: te[0] // WINDOW):
         records = [event for _, event in group]
         delivered = clock.delivery(window)
@@ -151,7 +164,7 @@ def write_trail(
 
 def _digest_key(account: str, region: str, moment: datetime) -> str:
     return (
-        f"AWSLogs/{account}/CloudTrail-Digest/{region}/{moment:%Y/%m/%d}/{account}_CloudTrail-Digest_"
+        f"{trail_root(account)}/CloudTrail-Digest/{region}/{moment:%Y/%m/%d}/{account}_CloudTrail-Digest_"
         f"{region}_{TRAIL}_{region}_{moment:%Y%m%dT%H%M%SZ}.json.gz"
     )
 

@@ -1,4 +1,5 @@
-"""VPC Flow Log records (kept in the custom v5 field order) and their text delivery files."""
+"""VPC Flow Log records (kept in the custom v5 field order) and their delivery files: text, or
+Parquet under Hive-compatible prefixes for the account that delivers that way."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from devtools.sample.ids import WINDOW, Clock, Ids
-from devtools.sample.landscape import V5_FIELDS, Eni
+from devtools.sample.landscape import PARQUET_FLOW_ACCOUNT, V5_FIELDS, Eni
 from devtools.sample.output import Count, Sink
 
 Record = tuple[Any, ...]  # one value per V5_FIELDS entry
 V5_INDEX = {f: i for i, f in enumerate(V5_FIELDS)}
+# Parquet column types AWS documents for flow-log records (every other field is a string).
+PARQUET_INTS = {"version": pa.int32(), "srcport": pa.int32(), "dstport": pa.int32(),
+                "protocol": pa.int32(), "tcp-flags": pa.int32(), "traffic-path": pa.int32(),
+                "packets": pa.int64(), "bytes": pa.int64(), "start": pa.int64(),
+                "end": pa.int64()}
 NO_TRAFFIC = ("-",) * 10  # type .. packets of a NODATA/SKIPDATA record
 AFTER_STATUS = ("-", "-", "-", "-")  # flow-direction .. pkt-dst-aws-service
 
@@ -156,6 +165,22 @@ def formatter(fields: tuple[str, ...]) -> Callable[[Record], str]:
     return lambda rec: template % pick(rec)
 
 
+def parquet_body(records: list[Record], fields: tuple[str, ...]) -> bytes:
+    """The records as a gzip-compressed Parquet file, one column per field (hyphens become
+    underscores, ``-`` becomes null), as VPC Flow Logs writes its Parquet delivery."""
+    columns = {}
+    for name in fields:
+        kind = PARQUET_INTS.get(name, pa.string())
+        values = [r[V5_INDEX[name]] for r in records]
+        columns[name.replace("-", "_")] = pa.array(
+            [None if v == "-" else (int(v) if kind != pa.string() else str(v)) for v in values],
+            kind,
+        )
+    out = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), out, compression="gzip")
+    return out.getvalue().to_pybytes()
+
+
 def write_flow_log(
     sink: Sink,
     ids: Ids,
@@ -167,14 +192,24 @@ def write_flow_log(
     fields: tuple[str, ...],
     timed: Iterable[tuple[int, Record]],
 ) -> Count:
-    """Write ``(second-of-day, record)`` pairs (in time order) as one file per 5 minutes."""
+    """Write ``(second-of-day, record)`` pairs (in time order) as one file per 5 minutes: text
+    with a header line, or Parquet under Hive-compatible prefixes for ``PARQUET_FLOW_ACCOUNT``."""
     count = Count()
     fmt, header = formatter(fields), " ".join(fields)
-    folder = f"AWSLogs/{account}/vpcflowlogs/{region}/{clock.path}/"
+    parquet = account == PARQUET_FLOW_ACCOUNT
     for window, group in groupby(timed, key=lambda tr: tr[0] // WINDOW):
-        lines = [fmt(rec) for _, rec in group]
-        stamp = clock.stamp(clock.delivery(window))
-        name = f"{account}_vpcflowlogs_{region}_{flow_log_id}_{stamp}_{ids.hex(8)}.log.gz"
-        if sink.put(folder + name, ("\n".join([header, *lines]) + "\n").encode()):
-            count.add(len(lines))
+        records = [rec for _, rec in group]
+        delivered = clock.delivery(window)
+        stamp = clock.stamp(delivered)
+        name = f"{account}_vpcflowlogs_{region}_{flow_log_id}_{stamp}_{ids.hex(8)}.log"
+        if parquet:
+            hour = delivered // 3600
+            key = (f"AWSLogs/aws-account-id={account}/aws-service=vpcflowlogs/aws-region={region}/"
+                   f"{clock.hive_path}/hour={hour:02d}/{name}.parquet")
+            written = sink.put(key, parquet_body(records, fields), compress=False)
+        else:
+            key = f"AWSLogs/{account}/vpcflowlogs/{region}/{clock.path}/{name}.gz"
+            written = sink.put(key, ("\n".join([header, *map(fmt, records)]) + "\n").encode())
+        if written:
+            count.add(len(records))
     return count

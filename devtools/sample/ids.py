@@ -69,6 +69,7 @@ class Clock:
         self.epoch0 = calendar.timegm(day.timetuple())
         self.prefix = day.isoformat()
         self.path = day.strftime("%Y/%m/%d")
+        self.hive_path = day.strftime("year=%Y/month=%m/day=%d")
         self.compact = day.strftime("%Y%m%d")
 
     def iso(self, sec: int) -> str:

@@ -12,6 +12,12 @@ REGIONS = ("us-east-1", "eu-west-1", "us-west-2")
 REGION_WEIGHT = {"us-east-1": 0.6, "eu-west-1": 0.25, "us-west-2": 0.15}
 HOME_REGION = "us-east-1"  # where IAM, sign-in and S3 ListBuckets events are recorded
 
+# The organization whose trail delivers ORG_TRAIL_ACCOUNT's CloudTrail
+# (``AWSLogs/<org-id>/<account>/CloudTrail/...``); the other accounts have trails of their own.
+ORG_ID = "o-tw7k2m9q4x"
+ORG_TRAIL_ACCOUNT = "444455556666"
+# The account whose flow logs are delivered as Parquet with Hive-compatible prefixes.
+PARQUET_FLOW_ACCOUNT = "444455556666"
 # (account id, environment name, activity weight); more are derived when a scale needs them.
 KNOWN_ACCOUNTS = (
     ("111122223333", "prod", 3.0),

@@ -81,9 +81,10 @@ class Sink:
         self.hours = hours
         self._made: set[Path] = set()
 
-    def put(self, key: str, body: bytes) -> bool:
-        """Write ``gzip(body)`` at ``root/key`` with a fixed header (mtime 0, no name); return
-        whether it was written (False when its delivery hour is outside ``hours``)."""
+    def put(self, key: str, body: bytes, compress: bool = True) -> bool:
+        """Write ``gzip(body)`` (``body`` itself with ``compress=False``) at ``root/key`` with a
+        fixed header (mtime 0, no name); return whether it was written (False when its delivery
+        hour is outside ``hours``)."""
         match = _DELIVERY_HOUR.search(key.rsplit("/", 1)[-1])
         if self.hours and match and not self.hours[0] <= int(match.group(1)) <= self.hours[1]:
             return False
@@ -92,5 +93,5 @@ class Sink:
         if parent not in self._made:
             parent.mkdir(parents=True, exist_ok=True)
             self._made.add(parent)
-        path.write_bytes(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
+        path.write_bytes(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0) if compress else body)
         return True

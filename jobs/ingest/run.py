@@ -56,6 +56,8 @@ class Accounting:
     """records_read = rows_written + duplicates + quarantined, per source and run.
 
     A file that cannot be split into records (unreadable, empty, not JSON) counts as one record.
+    ``records_skipped`` counts items read that are not records (CloudWatch Logs control
+    messages), as ``files_skipped`` counts files without records.
     """
 
     source: str
@@ -65,6 +67,7 @@ class Accounting:
     rows_written: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    records_skipped: int = 0
 
     def balanced(self) -> bool:
         return self.records_read == self.rows_written + self.duplicates + self.quarantined
@@ -74,6 +77,7 @@ class Accounting:
             f"{self.source}: files={self.files} skipped={self.files_skipped} "
             f"read={self.records_read} written={self.rows_written} "
             f"duplicates={self.duplicates} quarantined={self.quarantined}"
+            + (f" records_skipped={self.records_skipped}" if self.records_skipped else "")
         )
 
 
@@ -90,6 +94,7 @@ class Batch:
     file_rows: dict[str, str]  # source_file -> reason of its file-level row (skip or quarantine)
     per_file: dict[str, tuple[int, int]]  # source_file -> (good rows, rows with a reason)
     versions: dict[str, str]  # re-delivered file -> its version (part of its quarantine keys)
+    skipped_records: int = 0  # items read that are not records (CloudWatch control messages)
     released: bool = False
 
     @property
@@ -135,13 +140,12 @@ def prepare(
             else local_frame(spark, [], _parsed_schema(source)))
     parsed = materialize(bound_times(rows, source, now, max_future, parse_duration(max_future)))
     skipped = F.col("reason").startswith("skipped:")
-    per_file = {
-        r.source_file: (int(r.good), int(r.bad))
-        for r in parsed.groupBy("source_file").agg(
-            F.count_if(F.col("reason").isNull()).alias("good"),
-            F.count_if(F.col("reason").isNotNull() & ~skipped).alias("bad"),
-        ).collect()
-    }
+    counted = parsed.groupBy("source_file").agg(
+        F.count_if(F.col("reason").isNull()).alias("good"),
+        F.count_if(F.col("reason").isNotNull() & ~skipped).alias("bad"),
+        F.count_if(skipped).alias("skipped"),
+    ).collect()
+    per_file = {r.source_file: (int(r.good), int(r.bad)) for r in counted}
     file_rows = {
         r.source_file: r.reason
         for r in parsed.where("record_index IS NULL").select("source_file", "reason").collect()
@@ -155,7 +159,9 @@ def prepare(
         if source.view in checks else None
     )
     versions = {f.path: file_version(f) for f in files if f.path in redelivered}
-    batch = Batch(source, files, parsed, unique, quality, unreadable, file_rows, per_file, versions)
+    skipped_files = sum(reason.startswith("skipped:") for reason in file_rows.values())
+    batch = Batch(source, files, parsed, unique, quality, unreadable, file_rows, per_file, versions,
+                  sum(int(r.skipped) for r in counted) - skipped_files)
     log.info("%s: parsed %d files (%d good rows, %d to quarantine, %d files refused or unreadable)",
              source.name, len(files), batch.good, batch.bad, len(unreadable))
     return batch
@@ -213,6 +219,7 @@ def write_batch(
         rows_written=written,
         duplicates=good - rejected_count - written,
         quarantined=batch.bad + rejected_count + len(batch.unreadable),
+        records_skipped=batch.skipped_records,
     )
 
 
@@ -320,7 +327,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     finished = datetime.now(UTC)
     rows = [
         (run_id, a.source, a.files, a.files_skipped, a.records_read, a.rows_written,
-         a.duplicates, a.quarantined, started, finished)
+         a.duplicates, a.quarantined, started, finished, a.records_skipped)
         for a in accounting
     ]
     if rows:

@@ -61,8 +61,10 @@ class Table:
         return spark.read.format("delta").load(self.path(lakehouse))
 
     def append(self, rows: DataFrame, lakehouse: str) -> None:
-        """Append ``rows`` (for tables whose rows are unique by construction, e.g. per run)."""
-        rows.write.format("delta").mode("append").save(self.path(lakehouse))
+        """Append ``rows`` (for tables whose rows are unique by construction, e.g. per run).
+        A column the contract gained since the table was created is added to it (nullable)."""
+        rows.write.format("delta").mode("append").option("mergeSchema", "true").save(
+            self.path(lakehouse))
 
 
 def merge_on_keys(

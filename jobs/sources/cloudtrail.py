@@ -3,13 +3,17 @@ view columns detections read (``actor_arn``, ``ua_family``). Transforms are pure
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime.delta import Table
+from jobs.runtime.frames import union_all
 from jobs.sources.base import LogSource
-from jobs.sources.json_records import json_parser
+from jobs.sources.json_records import split_records
+from jobs.sources.readers import read_whole_files
+from jobs.sources.security_lake import API_ACTIVITY_MARKER, api_activity_records, read_ocsf
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS, CLOUDTRAIL_VIEW_EXTRA, RAW_RECORD
+from schemas.security_lake import API_ACTIVITY
 
 # Families of user agents; the first match wins. Programmatic families are everything except
 # console, aws-service, aws-internal and unknown.
@@ -131,16 +135,30 @@ def with_cloudtrail_extras(events: DataFrame) -> DataFrame:
     ).withColumn("ua_family", ua_family())
 
 
+def parse(
+    spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
+) -> DataFrame:
+    """CloudTrail JSON files (trails, exports, Firehose envelopes) and Security Lake API
+    Activity objects -> typed rows."""
+    lake = [p for p in paths if API_ACTIVITY_MARKER in p]
+    files = [p for p in paths if API_ACTIVITY_MARKER not in p]
+    parts = []
+    if files:
+        parts.append(split_records(read_whole_files(spark, files), raw_max))
+    if lake:
+        parts.append(api_activity_records(read_ocsf(spark, lake, API_ACTIVITY)))
+    return normalize_records(union_all(parts), run_id, ingested_at)
+
 
 CLOUDTRAIL = LogSource(
     name="cloudtrail",
     id_prefix="CT",
-    path_markers=("/CloudTrail/",),
+    path_markers=("/CloudTrail/", API_ACTIVITY_MARKER),
     digest_markers=("/CloudTrail-Digest/", "_CloudTrail-Digest_"),
     table=Table("silver/cloudtrail_events", CLOUDTRAIL_EVENTS, ("event_date",)),
     key="event_id",
     raw_column="record_json",
-    parse=json_parser(normalize_records),
+    parse=parse,
     view="cloudtrail_events",
     time_expression="event_time",
     case_time_column="event_time",

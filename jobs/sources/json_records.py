@@ -1,4 +1,5 @@
-"""JSON files -> one row per record: ``{"Records": [...]}``, a JSON array, or one object per line.
+"""JSON files -> one row per record: ``{"Records": [...]}``, a JSON array, one object per line, or
+CloudWatch Logs envelopes delivered by Firehose (``jobs.sources.envelopes``).
 
 Newline-delimited files cover CloudTrail Lake exports, EventBridge envelopes (unwrapped to their
 ``detail``) and GuardDuty exports. A CloudTrail digest is recognised and marked to be skipped.
@@ -12,6 +13,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.sources.base import Parser
+from jobs.sources.envelopes import is_envelope_file, log_events_sql
 from jobs.sources.readers import read_whole_files
 from schemas.cloudtrail import DELIVERY_FILE, EVENTBRIDGE_ENVELOPE
 
@@ -23,6 +25,7 @@ def _file_kind(value: Column, records: Column) -> Column:
     first_line = F.substring_index(value, "\n", 1)
     return (
         F.when(value.rlike(r"^\s*$"), F.lit("empty file"))
+        .when(is_envelope_file(value), F.lit("envelopes"))
         .when(records.isNotNull(), F.lit("records"))
         .when(value.rlike(r"^\s*\[") & F.from_json(value, "array<string>").isNotNull(),
               F.lit("array"))
@@ -42,9 +45,10 @@ def split_records(files: DataFrame, raw_max_chars: int) -> DataFrame:
     """Split whole files into records.
 
     In: ``source_file``, ``value`` (the file's text). Out: ``source_file``, ``record_index``
-    (position in ``Records``, or 1-based line number), ``record`` (JSON text) and
-    ``file_reason`` (set on the single row that stands for a file that has no records to split:
-    empty, not JSON, ``Records`` of the wrong type, or a digest to skip).
+    (position in ``Records``, 1-based line number, or position among an envelope file's log
+    events), ``record`` (JSON text) and ``file_reason`` (set on the single row that stands for a
+    file that has no records to split: empty, not JSON, ``Records`` of the wrong type, or a digest
+    to skip; and on an envelope file's rows that are not log events).
     """
     records = F.from_json("value", DELIVERY_FILE)["Records"]
     staged = files.select("source_file", "value", records.alias("_records")).withColumn(
@@ -60,6 +64,8 @@ def split_records(files: DataFrame, raw_max_chars: int) -> DataFrame:
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
           WHEN 'array' THEN transform(from_json(value, 'array<string>'), (r, i) -> named_struct(
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
+          WHEN 'envelopes' THEN transform({log_events_sql("value", raw_max_chars)}, e -> named_struct(
+              'record_index', e.record_index, 'record', e.record, 'file_reason', e.reason))
           WHEN 'lines' THEN filter(transform(split(value, '\\r?\\n'), (l, i) -> named_struct(
               'record_index', CAST(i + 1 AS BIGINT), 'record', {unwrap},
               'file_reason', CAST(NULL AS STRING))), x -> trim(x.record) != '')

@@ -16,9 +16,20 @@ from jobs.runtime.delta import Table
 from jobs.runtime.frames import union_all
 from jobs.runtime.times import parse_time
 from jobs.sources.base import LogSource
+from jobs.sources.envelopes import is_envelope_file, log_events_sql
 from jobs.sources.readers import read_whole_files
+from jobs.sources.security_lake import (
+    NETWORK_ACTIVITY_MARKER,
+    network_activity_flows,
+    read_ocsf,
+)
+from schemas.security_lake import NETWORK_ACTIVITY
 from schemas.vpcflow import FIELDS, PARQUET_DELIVERY, VPC_FLOWS, VPC_FLOWS_VIEW_EXTRA, column_name
 
+# The default flow-log format (version 2): the fields of a record delivered to CloudWatch Logs,
+# whose messages carry no header.
+DEFAULT_FORMAT = ("version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport",
+                  "dstport", "protocol", "packets", "bytes", "start", "end", "action", "log-status")
 _KNOWN = ", ".join(f"'{f}'" for f in FIELDS)
 _RANGES = {"srcport": 65535, "dstport": 65535, "protocol": 255, "tcp-flags": 255}
 _ENUMS = {"action": ("ACCEPT", "REJECT"), "log-status": ("OK", "NODATA", "SKIPDATA")}
@@ -31,17 +42,28 @@ def split_lines(files: DataFrame, raw_max_chars: int) -> DataFrame:
     In: ``source_file``, ``value``. Out: ``source_file``, ``header`` (array of field names),
     ``positions`` (per documented field, in ``FIELDS`` order, its 1-based place in the header or
     0; computed once per file so that lines are read by index), ``record_index`` (1-based line
-    number), ``line``, ``file_reason`` (set on the single row
-    standing for a file without records: empty, a header naming undocumented or repeated
-    fields, or ``skipped:`` for a header with no lines after it).
+    number), ``line``, ``file_reason`` (set on the single row standing for a file without
+    records: empty, a header naming undocumented or repeated fields, or ``skipped:`` for a header
+    with no lines after it). A file of CloudWatch Logs envelopes (``jobs.sources.envelopes``)
+    gives one line per log event, read with the default format's fields (``DEFAULT_FORMAT``),
+    ``record_index`` its position among the file's log events and ``file_reason`` set on the
+    envelopes that hold no events.
     """
     lines = F.split("value", r"\r?\n")
-    header = F.split(F.trim(F.element_at(lines, 1)), " +")
+    files = files.select(
+        "source_file", "value", is_envelope_file(F.col("value")).alias("_envelopes")
+    ).select(
+        "*",
+        F.when(F.col("_envelopes"), F.array(*[F.lit(f) for f in DEFAULT_FORMAT]))
+        .otherwise(F.split(F.trim(F.element_at(lines, 1)), " +")).alias("header"),
+    )
+    envelopes, header = F.col("_envelopes"), F.col("header")
     unknown = F.filter(header, lambda f: ~F.array_contains(F.expr(f"array({_KNOWN})"), f))
     data = F.slice(lines, 2, F.greatest(F.size(lines) - 1, F.lit(1)))
     has_data = F.exists(data, lambda x: F.trim(x) != "")
     reason = (
-        F.when(F.col("value").rlike(r"^\s*$"), F.lit("empty file"))
+        F.when(envelopes, F.lit(None))
+        .when(F.col("value").rlike(r"^\s*$"), F.lit("empty file"))
         .when(F.size(unknown) > 0, F.concat(F.lit("header names undocumented field(s): "),
                                             F.array_join(unknown, ", ")))
         .when(F.size(F.array_distinct(header)) != F.size(header),
@@ -49,22 +71,28 @@ def split_lines(files: DataFrame, raw_max_chars: int) -> DataFrame:
         .when(~has_data, F.lit("skipped: no records"))
     )
     positions = F.array(*[F.array_position(header, f).cast("int") for f in FIELDS])
-    staged = files.select("source_file", "value", header.alias("header"),
-                          positions.alias("positions"), data.alias("_data"),
-                          reason.alias("file_reason"))
-    items = F.when(F.col("file_reason").isNull(), F.col("_data")).otherwise(
-        F.array(F.when(~F.col("file_reason").startswith("skipped:"),
-                       F.left("value", F.lit(int(raw_max_chars)))))
+    staged = files.select("source_file", "value", "header", positions.alias("positions"),
+                          data.alias("_data"), "_envelopes", reason.alias("_file_reason"))
+    text_lines = F.expr(
+        "filter(transform(_data, (l, i) -> named_struct('record_index', CAST(i + 2 AS BIGINT),"
+        " 'line', l, 'reason', CAST(NULL AS STRING))), x -> trim(x.line) != '')"
     )
-    exploded = staged.select("source_file", "header", "positions", "file_reason",
-                             F.posexplode(items))
-    return exploded.where(F.col("file_reason").isNotNull() | (F.trim("col") != "")).select(
-        "source_file",
-        "header",
-        "positions",
-        F.when(F.col("file_reason").isNull(), F.col("pos") + 2).cast("bigint").alias("record_index"),
-        F.col("col").alias("line"),
-        "file_reason",
+    whole_file = F.array(F.struct(
+        F.lit(None).cast("bigint").alias("record_index"),
+        F.left("value", F.lit(int(raw_max_chars))).alias("line"),
+        F.col("_file_reason").alias("reason"),
+    ))
+    items = (
+        F.when(F.col("_envelopes"), F.expr(
+            f"transform({log_events_sql('value', raw_max_chars)}, e -> named_struct("
+            "'record_index', e.record_index, 'line', e.record, 'reason', e.reason))"))
+        .when(F.col("_file_reason").isNull(), text_lines)
+        .when(~F.col("_file_reason").startswith("skipped:"), whole_file)
+        .otherwise(F.array(whole_file[0].withField("line", F.lit(None).cast("string"))))
+    )
+    return staged.select("source_file", "header", "positions", F.inline(items)).select(
+        "source_file", "header", "positions", "record_index", "line",
+        F.col("reason").alias("file_reason"),
     )
 
 
@@ -124,19 +152,30 @@ def parse_lines(lines: DataFrame, run_id: str, ingested_at: Column) -> DataFrame
                                            F.when(F.size(reasons) > 0, F.array_join(reasons, "; "))))
 
 
-def parse_parquet(rows: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
-    """Type Parquet-delivered records (already columnar) with the same checks as text."""
-    checks = [
+def parse_parquet(
+    rows: DataFrame, run_id: str, ingested_at: Column, row_reason: Column | None = None
+) -> DataFrame:
+    """Type Parquet-delivered records (already columnar, whole numbers as bigint) with the same
+    checks as text. In: ``PARQUET_DELIVERY`` columns, ``source_file``, ``record_index``;
+    ``row_reason`` is a further reason to reject a row (first when set)."""
+    narrow = [f for f, (_, t) in FIELDS.items() if isinstance(t, IntegerType)]
+    staged = rows.select(
+        "*",
+        F.to_json(F.struct(*[column_name(f) for f in FIELDS])).alias("record"),
+        *[F.col(column_name(f)).alias(f"_wide_{column_name(f)}") for f in narrow],
+    ).withColumns({column_name(f): F.col(column_name(f)).try_cast("int") for f in narrow})
+    checks = ([row_reason] if row_reason is not None else []) + [
+        F.when(F.col(f"_wide_{column_name(f)}").isNotNull() & F.col(column_name(f)).isNull(),
+               F.lit(f"{f} out of range"))
+        for f in narrow
+    ] + [
         F.when(~F.col(column_name(f)).between(0, top), F.lit(f"{f} out of range"))
         for f, top in _RANGES.items()
     ] + [
         F.when(~F.col(column_name(f)).isin(*allowed), F.lit(f"{f} is not one of " + "/".join(allowed)))
         for f, allowed in _ENUMS.items()
     ]
-    reasons = F.array_compact(F.array(*checks))
-    staged = rows.withColumn(
-        "record", F.to_json(F.struct(*[column_name(f) for f in FIELDS]))
-    )
+    reasons = F.array_distinct(F.array_compact(F.array(*checks)))
     return _finish(staged, run_id, ingested_at,
                    F.when(F.size(reasons) > 0, F.array_join(reasons, "; ")))
 
@@ -193,15 +232,21 @@ def read_parquet_flows(spark: SparkSession, paths: list[str]) -> DataFrame:
 def parse(
     spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
 ) -> DataFrame:
-    """Flow-log text files (with header) and Parquet deliveries -> typed rows."""
-    text = [p for p in paths if not p.endswith(".parquet")]
-    parquet = [p for p in paths if p.endswith(".parquet")]
+    """Flow-log text files (with header or CloudWatch Logs envelopes), Parquet deliveries and
+    Security Lake Network Activity objects -> typed rows."""
+    lake = [p for p in paths if NETWORK_ACTIVITY_MARKER in p]
+    text = [p for p in paths if not p.endswith(".parquet") and p not in lake]
+    parquet = [p for p in paths if p.endswith(".parquet") and p not in lake]
     parts = []
     if text:
         lines = split_lines(read_whole_files(spark, text), raw_max)
         parts.append(parse_lines(lines, run_id, ingested_at))
     if parquet:
         parts.append(parse_parquet(read_parquet_flows(spark, parquet), run_id, ingested_at))
+    if lake:
+        flows = network_activity_flows(read_ocsf(spark, lake, NETWORK_ACTIVITY))
+        parts.append(parse_parquet(flows, run_id, ingested_at, F.when(
+            F.col("not_network_activity"), F.lit("OCSF row is not Network Activity (class_uid 4001)"))))
     return union_all(parts)
 
 
@@ -217,7 +262,7 @@ def complete_case_row(row: dict[str, Any]) -> dict[str, Any]:
 VPCFLOW = LogSource(
     name="vpcflow",
     id_prefix="VF",
-    path_markers=("/vpcflowlogs/",),
+    path_markers=("/vpcflowlogs/", "/aws-service=vpcflowlogs/", NETWORK_ACTIVITY_MARKER),
     table=Table("silver/vpc_flows", VPC_FLOWS, ("event_date",)),
     key="flow_id",
     raw_column="record",
