@@ -68,8 +68,11 @@ def record_files(
     spark: SparkSession, path: str, files: list[tuple[str, str, int, datetime, str]],
     run_id: str, now: datetime,
 ) -> None:
-    """Append ``(path, source, size, modified_at, status)`` rows to the file manifest."""
+    """Insert ``(path, source, size, modified_at, status)`` rows into the file manifest, each
+    path once: two runs at once on an S3 lakehouse that both read a file record it once (the
+    second's MERGE sees the first's rows, or fails on its concurrent commit)."""
     if not files:
         return
     rows = [(p, s, size, mod, status, run_id, now) for p, s, size, mod, status in files]
-    local_frame(spark, rows, INGESTED_FILES).write.format("delta").mode("append").save(path)
+    merge_on_keys(DeltaTable.forPath(spark, path), local_frame(spark, rows, INGESTED_FILES),
+                  ["path"])
