@@ -6,13 +6,14 @@ Design (a background job, ``tests/support/background.py``; it runs beside the in
 one hour of the sample (the attack's hour, ~170 files) is the landing zone. A reference lakehouse
 gets one uninterrupted ``spark-submit.sh pipeline`` run. A second lakehouse gets a chain: a run
 killed at the first point of ``kill_chain.schedule(SEED)``, a rerun killed at the next, ... ten
-kills, then one run left to finish. Both notify a PagerDuty stand-in on 127.0.0.1. The tests then
-compare every table of the two lakehouses with the in-process session (order-insensitive
-multisets of rows, ``VOLATILE`` columns left out) and check the run-scoped tables for doubles.
-"""
+kills, then one run left to finish. Both notify a PagerDuty stand-in on 127.0.0.1 and write OCSF
+files. The tests then compare every table of the two lakehouses with the in-process session
+(order-insensitive multisets of rows, ``VOLATILE`` columns left out), check the run-scoped tables
+for doubles, and compare what the destinations hold."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from jobs import lakehouse
 from jobs.runtime.delta import Table
 from tests.support import background
 from tests.support.fake_pagerduty import FakePagerDuty
-from tests.support.kill_chain import PD_KEY, PHASES, ROOT, Run, run_pipeline, schedule
+from tests.support.kill_chain import PD_KEY, PHASES, ROOT, Run, ocsf_dir, run_pipeline, schedule
 
 SEED = 19
 # Columns that hold wall-clock times, run ids or Delta versions: they differ between any two
@@ -148,6 +149,18 @@ def test_run_tables_hold_no_doubles(spark: SparkSession, chain: Chain) -> None:
                 .distinct().collect()}
 
     assert evaluated(lake) == evaluated(ref)
+
+
+def ocsf_uids(lake: Path) -> list[str]:
+    """The ``metadata.uid`` (delivery id) of every OCSF record written for ``lake``."""
+    return sorted(json.loads(line)["metadata"]["uid"] for f in ocsf_dir(lake).rglob("*.jsonl")
+                  for line in f.read_text().splitlines() if line)
+
+
+@pytest.mark.slow
+def test_the_ocsf_files_hold_each_record_once(chain: Chain) -> None:
+    expected = ocsf_uids(chain.reference_lake)
+    assert expected and ocsf_uids(chain.lake) == expected
 
 
 @pytest.mark.slow

@@ -51,11 +51,12 @@ class KillPoint:
 
 def schedule(seed: int) -> list[KillPoint]:
     """Ten kill points in phase order: three in ingest, three in detect, two in incidents, two
-    in notify (one of them between PagerDuty's answer and the ledger commit)."""
+    in notify: between PagerDuty's answer and its ledger commit, then between the PagerDuty and
+    the OCSF destinations (each destination's ledger rows are one commit)."""
     rng = random.Random(seed)
     points = [KillPoint("ingest", 0, rng.uniform(0, 8))]
     points += [KillPoint("ingest", rng.randint(1, 5), rng.uniform(0, 2)) for _ in range(2)]
-    points += [KillPoint("detect", rng.randint(1, 4), rng.uniform(0, 2)) for _ in range(3)]
+    points += [KillPoint("detect", rng.randint(1, 2), rng.uniform(0, 2)) for _ in range(3)]
     points += [KillPoint("incidents", 1, rng.uniform(0, 1)) for _ in range(2)]
     points += [KillPoint("notify", 0, 0.0, on_send=True), KillPoint("notify", 1, 0.0)]
     return points
@@ -78,7 +79,10 @@ class Run:
 
     @property
     def phase(self) -> str:
-        """The phase of the newest commit this run made (``ingest`` before any)."""
+        """Where the run died: notify for a kill on send, else the phase of the newest commit
+        it made (``ingest`` before any)."""
+        if self.point is not None and self.point.on_send:
+            return "notify"
         done = [p for p in PHASES if self.commits.get(p)]
         return done[-1] if done else "ingest"
 
@@ -102,12 +106,21 @@ def _listing(path: Path) -> list[str]:
         return []
 
 
+def ocsf_dir(lake: Path) -> Path:
+    """Where the OCSF destination of ``lake``'s runs writes its files."""
+    return lake.with_name(f"{lake.name}-ocsf")
+
+
 def pipeline_args(landing: Path, lake: Path, pd_url: str) -> list[str]:
+    """The pipeline with two destinations: PagerDuty (HTTP), then OCSF JSON lines (files)."""
     return [str(ROOT / "spark-submit.sh"), "pipeline", "--env", "test",
             "--landing", str(landing), "--lakehouse", str(lake),
             "--set", "destinations.pd.type=pagerduty", "--set", f"destinations.pd.url={pd_url}",
             "--set", "destinations.pd.routing_key_env=PD_KEY",
-            "--set", "destinations.pd.backoff_seconds=0.05"]
+            "--set", "destinations.pd.backoff_seconds=0.05",
+            "--set", "destinations.ocsf.type=ocsf",
+            "--set", f"destinations.ocsf.path={ocsf_dir(lake)}",
+            "--set", "destinations.ocsf.format=jsonl"]
 
 
 def run_pipeline(landing: Path, lake: Path, pd: FakePagerDuty, log: Path,
