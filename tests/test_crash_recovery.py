@@ -90,7 +90,7 @@ def kill_chain(tmp: Path) -> Chain:
 
 @pytest.fixture(scope="module")
 def chain(request: pytest.FixtureRequest) -> Chain:
-    done: Chain = background.result(request, "test_crash_recovery.py")
+    done: Chain = background.result(request, "test_crash_recovery.py", timeout=5400)
     print(f"\nkill chain: {done.seconds:.0f} s wall, {done.cpu_seconds:.0f} s CPU in "
           f"{len(done.runs) + 2} spark-submit runs")
     return done
