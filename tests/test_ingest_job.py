@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 import yaml
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from jobs import lakehouse
 from jobs.ingest import run as ingest_job
 from jobs.ingest.run import Accounting, run_ingest
+from jobs.ingest.write import record_files
 from jobs.quality.checks import CHECKS_PATH
 from jobs.quality.validate import QualityFailure
 from jobs.runtime.config import load_config
@@ -116,6 +118,21 @@ def test_rerun_adds_nothing(spark: SparkSession, landed: tuple[dict, dict]) -> N
     assert run_ingest(spark, conf, "run-2") == []
     after = {n: read(spark, conf, n).count() for n in lakehouse.INGEST_TABLES}
     assert after == before
+
+
+def test_a_file_recorded_twice_is_in_the_manifest_once(
+    spark: SparkSession, landed: tuple[dict, dict]
+) -> None:
+    """Two runs at once on S3 both read a new file: the second one's record adds nothing."""
+    conf, _ = landed
+    manifest = lakehouse.INGESTED_FILES.path(conf["lakehouse"])
+    first = read(spark, conf, lakehouse.INGESTED_FILES).orderBy("path").first()
+    before = read(spark, conf, lakehouse.INGESTED_FILES).count()
+    again = (first["path"], first["source"], first["size"], first["modified_at"], "ingested")
+    record_files(spark, manifest, [again], "run-at-once", first["ingested_at"])
+    assert read(spark, conf, lakehouse.INGESTED_FILES).count() == before
+    rows = read(spark, conf, lakehouse.INGESTED_FILES).where(F.col("path") == first["path"]).collect()
+    assert [r["run_id"] for r in rows] == ["run-1"]
 
 
 def test_other_delta_readers_can_read_every_table(landed: tuple[dict, dict]) -> None:
