@@ -131,7 +131,8 @@ def test_a_file_recorded_twice_is_in_the_manifest_once(
     again = (first["path"], first["source"], first["size"], first["modified_at"], "ingested")
     record_files(spark, manifest, [again], "run-at-once", first["ingested_at"])
     assert read(spark, conf, lakehouse.INGESTED_FILES).count() == before
-    rows = read(spark, conf, lakehouse.INGESTED_FILES).where(F.col("path") == first["path"]).collect()
+    same = F.col("path") == first["path"]
+    rows = read(spark, conf, lakehouse.INGESTED_FILES).where(same).collect()
     assert [r["run_id"] for r in rows] == ["run-1"]
 
 
