@@ -23,7 +23,8 @@ def test_shipped_configurations_are_valid(env: str | None) -> None:
          "asn_enrichment, backfill, baseline_days, baseline_warmup, enabled, initial_lookback, "
          "lateness, settings, window."),
         ("lakehous=/tmp/x", "Unknown configuration key lakehous; known keys here: destinations, "
-         "detect, incidents, ingest, lakehouse, landing, quality, response, s3, spark."),
+         "detect, incidents, ingest, lakehouse, landing, quality, response, s3, spark, "
+         "writer_lock."),
         ("ingest.raw_max_chars=abc",
          "Configuration value ingest.raw_max_chars is invalid: 'abc' is not of type 'integer'."),
         ("response.target_share=2",
