@@ -98,6 +98,7 @@ def run_on_s3(tmp: Path) -> S3Runs:
             done = [finish(proc, log) for proc, log in both]
             worker_log = cluster.worker_log.read_text()
         codes = [code for code, _, _ in done]
+        assert 0 in codes, "neither pipeline run finished:\n" + "".join(e for _, _, e in done)
         first = [accounting(out) for _, out, _ in done]
         errors = [err for code, _, err in done if code != 0]
         counts = {t.name: delta_row_count(s3, LAKE, f"lakehouse/{t.name}") for t in TABLES}

@@ -38,10 +38,11 @@ def start_submit(args: list[str], env: dict[str, str], log: Path) -> tuple[Any, 
 
 def finish(proc: Any, log: Path, timeout: float = 900) -> tuple[int, str, str]:
     """Wait for a run of ``start_submit``: its exit code, stdout, and the job's error lines
-    (``trailwarden <job>: ...`` on stderr, among Spark's log lines)."""
+    (``trailwarden <job>: ...`` on stderr, among Spark's log lines; else stderr's tail)."""
     code = proc.wait(timeout=timeout)
     lines = log.with_suffix(".err").read_text().splitlines()
-    return code, log.read_text(), "".join(f"{x}\n" for x in lines if x.startswith("trailwarden "))
+    errors = [x for x in lines if x.startswith("trailwarden ")] or lines[-8:] if code else []
+    return code, log.read_text(), "".join(f"{x}\n" for x in errors)
 
 
 def accounting(stdout: str) -> dict[str, tuple[int, ...]]:
