@@ -93,6 +93,8 @@ def chain(request: pytest.FixtureRequest) -> Chain:
     done: Chain = background.result(request, "test_crash_recovery.py", timeout=5400)
     print(f"\nkill chain: {done.seconds:.0f} s wall, {done.cpu_seconds:.0f} s CPU in "
           f"{len(done.runs) + 2} spark-submit runs")
+    for run in [done.reference, *done.runs, done.final]:
+        print("  " + run.summary())
     return done
 
 

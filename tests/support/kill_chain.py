@@ -77,6 +77,11 @@ class Run:
     def killed(self) -> bool:
         return self.returncode == -signal.SIGKILL
 
+    def summary(self) -> str:
+        """One line: the kill point, the exit status, the commits per phase, wall and CPU time."""
+        return (f"point={self.point} exit={self.returncode} commits={self.commits} "
+                f"wall={self.seconds:.0f}s cpu={self.cpu_seconds:.0f}s")
+
     @property
     def phase(self) -> str:
         """Where the run died: notify for a kill on send, else the phase of the newest commit
@@ -159,6 +164,8 @@ def run_pipeline(landing: Path, lake: Path, pd: FakePagerDuty, log: Path,
     pd.server.faults.clear()  # an unused kill-on-send does not carry over to the next run
     run.seconds = time.monotonic() - start
     run.output = log.read_text()[-4000:]
+    with (log.parent / "chain.txt").open("a") as summary:  # progress, readable while it runs
+        summary.write(f"{log.stem}: {run.summary()}\n")
     return run
 
 
