@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from pyspark.sql import SparkSession
 
 from jobs.runtime.config import ConfigError, load_config
 
@@ -21,7 +24,8 @@ def test_shipped_configurations_are_valid(env: str | None) -> None:
          "initial_lookback, "
          "lateness, settings, window."),
         ("lakehous=/tmp/x", "Unknown configuration key lakehous; known keys here: destinations, "
-         "detect, incidents, ingest, lakehouse, landing, quality, remediate, response, s3, spark."),
+         "detect, incidents, ingest, lakehouse, landing, quality, remediate, response, s3, spark, "
+         "writer_lock."),
         ("ingest.raw_max_chars=abc",
          "Configuration value ingest.raw_max_chars is invalid: 'abc' is not of type 'integer'."),
         ("response.target_share=2",
@@ -45,3 +49,11 @@ def test_spark_properties_and_extra_prefixes_take_any_names() -> None:
     assert conf["ingest"]["extra_prefixes"] == {
         "cloudtrail": ["cloudtrail-exports/"], "vpcflow": ["flows-export/"],
     }
+
+
+def test_the_suites_spark_listens_on_the_loopback_interface_only(spark: SparkSession) -> None:
+    conf = spark.sparkContext.getConf()
+    assert conf.get("spark.driver.host") == conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    rpc = spark.sparkContext._jsc.sc().env().rpcEnv().address()
+    assert rpc.host() == "127.0.0.1"  # where the driver's RPC server listens
+    assert os.environ["SPARK_LOCAL_IP"] == "127.0.0.1"  # inherited by every spark-submit child

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 from jobs.detect.backtest import backtest
 from jobs.detect.run import retro_hunt, run_detections
 from jobs.enrich import Enrichment
 from jobs.incidents.store import write_text
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
+from jobs.runtime.lock import writer_lock
 from jobs.runtime.session import build_session
 from jobs.runtime.terminal import safe
 from jobs.runtime.times import parse_time
@@ -81,6 +83,12 @@ def main(argv: Sequence[str]) -> int:
         conf.setdefault("detect", {})["backfill"] = True
     if args.exceptions:
         conf.setdefault("detect", {})["exceptions"] = args.exceptions
+    with writer_lock(conf, "detect"):
+        return run(args, conf)
+
+
+def run(args: argparse.Namespace, conf: dict[str, Any]) -> int:
+    """Incremental detection, a backtest or the retro-hunt, under the lakehouse's writer lock."""
     spark = build_session(conf, "trailwarden-detect")
     run_id = new_run_id()
     enrichment = Enrichment.of(spark, conf)
@@ -102,7 +110,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"report: {path} (and .json)")
         return 1 if report.errors else BACKTEST_DIFFERS if report.differs else 0
     if not args.detection:
-        print(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}")
+        print(safe(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}"))
         return 0
     result = retro_hunt(
         spark,
@@ -115,16 +123,10 @@ def main(argv: Sequence[str]) -> int:
         enrichment,
     )
     verb = "wrote" if args.write else "would write"
-    print(
-        f"retro-hunt {args.detection}: {verb} {len(result.new)} new and {len(result.changed)} "
-        f"changed alerts; {result.unchanged} unchanged"
-    )
+    print(safe(f"retro-hunt {args.detection}: {verb} {len(result.new)} new and "
+               f"{len(result.changed)} changed alerts; {result.unchanged} unchanged"))
     for label, rows in (("new", result.new), ("changed", result.changed)):
         for r in rows:
-            print(
-                safe(
-                    f"  {label:<8}{r['alert_id']}  {r['severity']:<8} "
-                    f"{r['first_seen']:%Y-%m-%d %H:%M}  {r['title']}"
-                )
-            )
+            print(safe(f"  {label:<8}{r['alert_id']}  {r['severity']:<8} "
+                       f"{r['first_seen']:%Y-%m-%d %H:%M}  {r['title']}"))
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from jobs.runtime import delta_reader
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
+from jobs.runtime.lock import writer_lock
 from jobs.runtime.terminal import safe, safe_json, safe_lines
 from jobs.runtime.times import utc
 
@@ -96,13 +97,19 @@ def main(argv: Sequence[str]) -> int:
 
 def write_with_spark(args: argparse.Namespace, conf: dict[str, Any]) -> list[str]:
     """``run``, ``ack`` and ``resolve``: they MERGE into and UPDATE Delta tables through Spark."""
+    from jobs.runtime.session import build_session
+
+    with writer_lock(conf, f"incidents {args.command}"):
+        return _write(args, conf, build_session(conf, "trailwarden-incidents"))
+
+
+def _write(args: argparse.Namespace, conf: dict[str, Any], spark: Any) -> list[str]:
+    """The write itself, under the writer lock."""
     from jobs.enrich import Enrichment
     from jobs.incidents import store
     from jobs.incidents.model import aware
     from jobs.incidents.run import run_incidents, write_reports
-    from jobs.runtime.session import build_session
 
-    spark = build_session(conf, "trailwarden-incidents")
     lakehouse = conf["lakehouse"]
     now = datetime.now(UTC)
     if args.command == "run":

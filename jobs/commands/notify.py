@@ -11,6 +11,7 @@ from jobs.delivery.run import DELIVERY_FAILED, run_notify, send_test
 from jobs.delivery.settings import parse_destinations
 from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.config import ConfigError
+from jobs.runtime.lock import writer_lock
 from jobs.runtime.terminal import safe
 
 
@@ -31,15 +32,16 @@ def main(argv: Sequence[str]) -> int:
             raise ConfigError(f"no destination named {args.test!r} in destinations.")
         outcome = send_test(conf, found[0])
         detail = outcome.response if outcome.status == "sent" else outcome.error
-        print(f"notify --test {found[0].name}: {outcome.status} ({safe(detail)})")
+        print(safe(f"notify --test {found[0].name}: {outcome.status} ({detail})"))
         return 0 if outcome.status == "sent" else DELIVERY_FAILED
     if not destinations:
         print("notify: no destinations configured (see docs/alerting.md).")
         return 0
     from jobs.runtime.session import build_session
 
-    spark = build_session(conf, "trailwarden-notify")
-    summary = run_notify(spark, conf, destinations, new_run_id())
+    with writer_lock(conf, "notify"):
+        spark = build_session(conf, "trailwarden-notify")
+        summary = run_notify(spark, conf, destinations, new_run_id())
     for line in summary.lines():
-        print(line)
+        print(safe(line))
     return DELIVERY_FAILED if summary.failed else 0

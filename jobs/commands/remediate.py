@@ -9,8 +9,10 @@ plan out with boto3. Root-key actions stay manual: their console steps are print
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from jobs.incidents import store
@@ -19,8 +21,9 @@ from jobs.incidents.model import aware
 from jobs.incidents.plan import plan_json
 from jobs.incidents.report_markdown import plan_markdown
 from jobs.runtime.cli import config_from_args, job_parser
+from jobs.runtime.lock import writer_lock
 from jobs.runtime.session import build_session
-from jobs.runtime.terminal import safe
+from jobs.runtime.terminal import safe, safe_json, safe_lines
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -80,9 +83,10 @@ def role_assumer(
 
 
 def outcome_lines(title: str, outcomes: Sequence[Outcome]) -> list[str]:
+    """The outcomes, one inert line each: resource ids come from logs, messages from AWS."""
     return [title] + [
-        f"  {o.step:>3}. {o.action} {safe(o.resource_id)}: {o.status}"
-        + (f" ({safe(o.message)})" if o.message else "")
+        safe(f"  {o.step:>3}. {o.action} {o.resource_id}: {o.status}"
+             + (f" ({o.message})" if o.message else ""))
         for o in outcomes
     ]
 
@@ -143,12 +147,21 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     store.check_incident_id(args.incident_id)
     conf = config_from_args(args)
+    with writer_lock(conf, "remediate --execute") if args.execute else nullcontext():
+        return remediate(args, conf)
+
+
+def remediate(args: argparse.Namespace, conf: dict[str, Any]) -> int:
+    """Print the plan; with ``--execute``, carry it out (the caller holds the writer lock)."""
     spark = build_session(conf, "trailwarden-remediate")
     found = store.load_incidents(spark, conf["lakehouse"], args.incident_id)
     if not found:
         raise ValueError(f"no incident {args.incident_id}.")
     plan = aware(found[0]["remediation"])
-    print(plan_json(args.incident_id, plan) if args.json else plan_markdown(args.incident_id, plan))
+    if args.json:  # ASCII JSON whose DEL is escaped too; Markdown lines made inert
+        print(safe_json(json.loads(plan_json(args.incident_id, plan)), indent=2))
+    else:
+        print("\n".join(safe_lines(plan_markdown(args.incident_id, plan))))
     if not args.execute:
         return 0
     confirm = (lambda _prompt: True) if args.yes else ask

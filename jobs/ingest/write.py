@@ -97,8 +97,9 @@ class FileOutcome:
 def record_files(
     spark: SparkSession, path: str, outcomes: list[FileOutcome], run_id: str, now: datetime,
 ) -> None:
-    """Append one manifest row per file outcome (a manifest written before the per-file columns
-    existed gains them: new nullable columns merge into its schema)."""
+    """Insert one manifest row per file outcome, each version of a file (path, size, modified
+    time) once: two runs at once on an S3 lakehouse that both read a file record it once (the
+    second's MERGE sees the first's rows, or fails on its concurrent commit)."""
     if not outcomes:
         return
     rows = [
@@ -109,5 +110,5 @@ def record_files(
          "quarantined": o.quarantined, "reason": o.reason}
         for o in outcomes
     ]
-    (local_frame(spark, rows, INGESTED_FILES).write.format("delta").mode("append")
-     .option("mergeSchema", "true").save(path))
+    merge_on_keys(DeltaTable.forPath(spark, path), local_frame(spark, rows, INGESTED_FILES),
+                  ["path", "size", "modified_at"])

@@ -97,6 +97,7 @@ def report(config: pytest.Config) -> list[str]:
     return [f"{seconds:7.1f}s background {module}" for module, seconds in by_time]
 
 
-def result(request: pytest.FixtureRequest, module_file: str) -> Any:
-    """The result of ``module_file``'s job, waiting for it (its exception is raised here)."""
-    return request.config.stash[STASH].result(module_file)
+def result(request: pytest.FixtureRequest, module_file: str, timeout: float = 1800) -> Any:
+    """The result of ``module_file``'s job, waiting up to ``timeout`` seconds for it (its
+    exception is raised here)."""
+    return request.config.stash[STASH].result(module_file, timeout)
