@@ -1,8 +1,15 @@
-"""The ingest job over a hostile landing zone: exact accounting, contents, reruns and crashes
-(``kill -9`` of the whole pipeline at random points: ``tests/test_crash_recovery.py``)."""
+"""The ingest job over a hostile landing zone: exact accounting, contents, reruns and crashes.
+
+The killed spark-submit run is a background job (``tests/support/background.py``): this
+module's tests run last. ``kill -9`` of the whole pipeline at ten points:
+``tests/test_crash_recovery.py``."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +20,17 @@ from pyspark.sql import functions as F
 
 from jobs import lakehouse
 from jobs.ingest import run as ingest_job
+from jobs.ingest.landing import LandingFile
 from jobs.ingest.run import Accounting, run_ingest
-from jobs.ingest.write import record_files
+from jobs.ingest.write import FileOutcome, record_files
 from jobs.quality.checks import CHECKS_PATH
 from jobs.quality.validate import QualityFailure
 from jobs.runtime.config import load_config
 from jobs.sources import CLOUDTRAIL, GUARDDUTY, VPCFLOW
+from tests.support import background
 from tests.support.landing_fixtures import write_hostile_landing
 
+ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "cloudtrail": Accounting("cloudtrail", files=11, files_skipped=1, records_read=43,
                              rows_written=23, duplicates=11, quarantined=9),
@@ -128,7 +138,8 @@ def test_a_file_recorded_twice_is_in_the_manifest_once(
     manifest = lakehouse.INGESTED_FILES.path(conf["lakehouse"])
     first = read(spark, conf, lakehouse.INGESTED_FILES).orderBy("path").first()
     before = read(spark, conf, lakehouse.INGESTED_FILES).count()
-    again = (first["path"], first["source"], first["size"], first["modified_at"], "ingested")
+    again = FileOutcome(LandingFile(first["path"], first["size"], first["modified_at"]),
+                        first["source"], "ingested")
     record_files(spark, manifest, [again], "run-at-once", first["ingested_at"])
     assert read(spark, conf, lakehouse.INGESTED_FILES).count() == before
     same = F.col("path") == first["path"]
@@ -193,3 +204,40 @@ def test_crash_before_the_manifest_then_rerun_leaves_no_duplicates(
     assert (ct.records_read, ct.rows_written, ct.duplicates, ct.quarantined) == (43, 0, 34, 9)
     assert read(spark, conf, CLOUDTRAIL.table).count() == 23
     assert read(spark, conf, lakehouse.QUARANTINE).count() == 15
+
+
+@background.job("test_ingest_job.py")
+def killed_run(tmp: Path) -> Path:
+    """``spark-submit.sh ingest`` of the hostile landing zone under ``tmp``, SIGKILLed right
+    after its first silver commit (a background job: it runs beside the in-process tests)."""
+    write_hostile_landing(tmp / "landing")
+    lake = Path(conf_for(tmp)["lakehouse"])
+    first_merge = lake / CLOUDTRAIL.table.name / "_delta_log" / "00000000000000000001.json"
+    proc = background.popen(
+        [str(ROOT / "spark-submit.sh"), "ingest", "--env", "test", "--landing",
+         str(tmp / "landing"), "--lakehouse", str(lake)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not first_merge.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert first_merge.exists(), "the killed run never reached its first silver commit"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return tmp
+
+
+@pytest.mark.slow
+def test_killed_spark_submit_run_then_rerun_is_complete_and_duplicate_free(
+    request: pytest.FixtureRequest, spark: SparkSession
+) -> None:
+    conf = conf_for(background.result(request, "test_ingest_job.py"))
+    rerun = {a.source: a for a in run_ingest(spark, conf, "after-kill")}
+    assert all(a.balanced() for a in rerun.values())
+    assert read(spark, conf, CLOUDTRAIL.table).count() == 23
+    assert read(spark, conf, VPCFLOW.table).count() == 9
+    assert read(spark, conf, GUARDDUTY.table).count() == 1
+    assert read(spark, conf, lakehouse.QUARANTINE).count() == 15
+    assert run_ingest(spark, conf, "again") == []
