@@ -121,7 +121,7 @@ def test_each_fault_is_quarantined_with_its_reason(
          "gzip inflates past ingest.max_decompressed_bytes (1048576 bytes)"),
         ("cloudtrail", "oversized.json", None,
          "file is larger than ingest.max_file_bytes (100000 bytes)"),
-        ("vpcflow", flows, 3, "start_time is before 2015-01-01"),
+        ("vpcflow", flows, 3, "start_time is before 2014-01-01"),
         ("vpcflow", flows, 4, "start is not a Unix time in the years 1970-9999"),
         ("vpcflow", flows, 5, f"end_time {FUTURE}"),
         ("guardduty", "times.jsonl", 2, f"updated_at {FUTURE}"),

@@ -63,6 +63,8 @@ def _json_records(path: Path) -> list[Any]:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
         return doc["Records"]
+    if isinstance(doc, dict) and isinstance(doc.get("logEvents"), list):  # CloudWatch Logs
+        return [json.loads(e["message"]) for e in doc["logEvents"]]
     return doc if isinstance(doc, list) else [doc]
 
 

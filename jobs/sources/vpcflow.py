@@ -274,5 +274,6 @@ VPCFLOW = LogSource(
     asn_lookups=(("dstaddr", "dst_"),),
     complete_case_row=complete_case_row,
     time_columns=("start_time", "end_time"),
-    earliest_time="2015-01-01",  # the year the service launched
+    # The service launched in 2015; AWS's own documented example records carry December 2014.
+    earliest_time="2014-01-01",
 )
