@@ -26,25 +26,6 @@ def submit(args: list[str], env: dict[str, str], timeout: float = 600) -> str:
     return proc.stdout
 
 
-def start_submit(args: list[str], env: dict[str, str], log: Path) -> tuple[Any, Path]:
-    """Start ``./spark-submit.sh ARGS`` with stdout to ``log`` (stderr to ``log.err``)."""
-    from tests.support import background
-
-    with log.open("w") as out, log.with_suffix(".err").open("w") as err:
-        proc = background.popen([str(ROOT / "spark-submit.sh"), *args], stdout=out, stderr=err,
-                                env=env, cwd=ROOT)
-    return proc, log
-
-
-def finish(proc: Any, log: Path, timeout: float = 900) -> tuple[int, str, str]:
-    """Wait for a run of ``start_submit``: its exit code, stdout, and the job's error lines
-    (``trailwarden <job>: ...`` on stderr, among Spark's log lines; else stderr's tail)."""
-    code = proc.wait(timeout=timeout)
-    lines = log.with_suffix(".err").read_text().splitlines()
-    errors = [x for x in lines if x.startswith("trailwarden ")] or lines[-8:] if code else []
-    return code, log.read_text(), "".join(f"{x}\n" for x in errors)
-
-
 def accounting(stdout: str) -> dict[str, tuple[int, ...]]:
     """``source -> (files, skipped, read, written, duplicates, quarantined)`` from job output."""
     out = {}
