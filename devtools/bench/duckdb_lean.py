@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.bench.duckdb_run import (
+    _CT_COLUMNS,
     _CT_STRUCTURE,
     PARQUET,
     _files_per_day,
@@ -27,36 +28,7 @@ from devtools.bench.measure import Probe, StageFigures
 
 _CT_LEAN = """
 SELECT DISTINCT ON (t.eventID)
-  t.eventID AS event_id,
-  TRY_CAST(t.eventTime AS TIMESTAMPTZ)::TIMESTAMP AS event_time,
-  TRY_CAST(t.eventTime AS TIMESTAMPTZ)::DATE AS event_date,
-  t.eventVersion AS event_version, t.eventSource AS event_source, t.eventName AS event_name,
-  t.eventType AS event_type, t.eventCategory AS event_category, t.awsRegion AS aws_region,
-  coalesce(t.recipientAccountId, t.userIdentity.accountId) AS account_id,
-  t.recipientAccountId AS recipient_account_id,
-  t.userIdentity.type AS user_identity_type, t.userIdentity.arn AS principal_arn,
-  t.userIdentity.principalId AS principal_id, t.userIdentity.accessKeyId AS access_key_id,
-  t.userIdentity.userName AS user_name,
-  t.userIdentity.sessionContext.sessionIssuer.arn AS session_issuer_arn,
-  t.userIdentity.sessionContext.sessionIssuer.type AS session_issuer_type,
-  t.userIdentity.invokedBy AS invoked_by,
-  coalesce(t.userIdentity.type = 'Root', false) AS is_root,
-  coalesce(TRY_CAST(t.userIdentity.sessionContext.attributes.mfaAuthenticated AS BOOLEAN),
-           CASE WHEN t.additionalEventData->>'MFAUsed' IS NOT NULL
-                THEN t.additionalEventData->>'MFAUsed' = 'Yes' END) AS mfa_authenticated,
-  TRY_CAST(t.userIdentity.sessionContext.attributes.creationDate AS TIMESTAMPTZ)::TIMESTAMP
-    AS session_created_at,
-  t.sourceIPAddress AS source_ip, t.userAgent AS user_agent,
-  TRY_CAST(t.readOnly AS BOOLEAN) AS read_only,
-  TRY_CAST(t.managementEvent AS BOOLEAN) AS management_event,
-  t.errorCode AS error_code, t.errorMessage AS error_message, t.requestID AS request_id,
-  t.sharedEventID AS shared_event_id, t.vpcEndpointId AS vpc_endpoint_id,
-  t.requestParameters::VARCHAR AS request_parameters,
-  t.responseElements::VARCHAR AS response_elements,
-  t.additionalEventData::VARCHAR AS additional_event_data,
-  t.resources::VARCHAR AS resources, t.serviceEventDetails::VARCHAR AS service_event_details,
-  t.tlsDetails::VARCHAR AS tls_details,
-  record AS record_json, filename AS source_file
+{columns}  record AS record_json, filename AS source_file
 FROM (
   SELECT filename, r AS record, json_transform(r, '{structure}') AS t
   FROM read_json(?, columns = {{'Records': 'JSON[]'}}, format = 'newline_delimited',
@@ -114,7 +86,7 @@ def run(cloudtrail: list[str], vpcflow: list[str], out: Path, cores: int) -> dic
     counts: dict[str, int] = {}
 
     running = probe.start("lean cloudtrail")
-    query = _CT_LEAN.format(structure=_CT_STRUCTURE.replace("'", "''"))
+    query = _CT_LEAN.format(columns=_CT_COLUMNS, structure=_CT_STRUCTURE.replace("'", "''"))
     counts["silver/cloudtrail_events"] = int(
         con.execute(
             f"COPY ({query}) TO '{out / 'cloudtrail_events'}' "

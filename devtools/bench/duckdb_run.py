@@ -43,9 +43,8 @@ _CT_STRUCTURE = """{
   }
 }"""
 
-_CT_SELECT = """
-SELECT
-  t.eventID AS event_id,
+# The silver columns both DuckDB baselines derive from one typed CloudTrail record ``t``.
+_CT_COLUMNS = """  t.eventID AS event_id,
   TRY_CAST(t.eventTime AS TIMESTAMPTZ)::TIMESTAMP AS event_time,
   TRY_CAST(t.eventTime AS TIMESTAMPTZ)::DATE AS event_date,
   t.eventVersion AS event_version, t.eventSource AS event_source, t.eventName AS event_name,
@@ -74,7 +73,11 @@ SELECT
   t.additionalEventData::VARCHAR AS additional_event_data,
   t.resources::VARCHAR AS resources, t.serviceEventDetails::VARCHAR AS service_event_details,
   t.tlsDetails::VARCHAR AS tls_details,
-  record AS record_json, source_file, record_index,
+"""
+
+_CT_SELECT = """
+SELECT
+{columns}  record AS record_json, source_file, record_index,
   now()::TIMESTAMP AS ingested_at, 'bench' AS run_id
 FROM (
   SELECT source_file, record_index, record, json_transform(record, '{structure}') AS t
@@ -202,7 +205,7 @@ def run(cloudtrail: list[str], vpcflow: list[str], out: Path, cores: int) -> dic
 
     running = probe.start("normalize cloudtrail")
     ct_out = out / "cloudtrail_events"
-    query = _CT_SELECT.format(structure=_CT_STRUCTURE.replace("'", "''"))
+    query = _CT_SELECT.format(columns=_CT_COLUMNS, structure=_CT_STRUCTURE.replace("'", "''"))
     counts["silver/cloudtrail_events"] = _copied(
         con.execute(
             f"COPY ({query}) TO '{ct_out}' (FORMAT parquet, PARTITION_BY (event_date))",
