@@ -30,6 +30,8 @@ from tests.support import background
 from tests.support.fake_pagerduty import FakePagerDuty
 from tests.support.kill_chain import PD_KEY, PHASES, ROOT, Run, ocsf_dir, run_pipeline, schedule
 
+pytestmark = pytest.mark.extended  # CI only: TRAILWARDEN_EXTENDED=1 (tests/conftest.py)
+
 SEED = 19
 # Columns that hold wall-clock times, run ids or Delta versions: they differ between any two
 # runs, killed or not. Everything else must match the uninterrupted run exactly.

@@ -28,6 +28,8 @@ from jobs.runtime.config import load_config
 from jobs.sources import SOURCES
 from tests.support.landing_fixtures import ACCOUNT, V2_HEADER, event, finding
 
+pytestmark = pytest.mark.extended  # CI only: TRAILWARDEN_EXTENDED=1 (tests/conftest.py)
+
 SEED = 20261207
 FILES_PER_SOURCE = 260
 RECORDS_PER_FILE = 3

@@ -24,6 +24,8 @@ from jobs.lakehouse import ALERTS, INCIDENTS
 from jobs.runtime.config import load_config
 from tests.support import background
 
+pytestmark = pytest.mark.extended  # CI only: TRAILWARDEN_EXTENDED=1 (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 ALERT_COLUMNS = ("alert_id", "detection_name", "severity", "title", "window_start", "first_seen",
                  "last_seen", "alert_time")
