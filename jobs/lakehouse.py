@@ -15,6 +15,7 @@ from schemas.alerts import DETECTION_RUNS as DETECTION_RUNS_SCHEMA
 from schemas.incidents import INCIDENTS as INCIDENTS_SCHEMA
 from schemas.incidents import RESPONSE_METRICS as RESPONSE_METRICS_SCHEMA
 from schemas.system import DELIVERIES as DELIVERIES_SCHEMA
+from schemas.system import DISCOVERY_RUNS as DISCOVERY_RUNS_SCHEMA
 from schemas.system import DQ_RESULTS as DQ_RESULTS_SCHEMA
 from schemas.system import INCIDENT_RUNS as INCIDENT_RUNS_SCHEMA
 from schemas.system import INGEST_RUNS as INGEST_RUNS_SCHEMA
@@ -29,6 +30,7 @@ QUARANTINE = Table("quarantine", QUARANTINE_SCHEMA)
 INGESTED_FILES = Table("_system/ingested_files", INGESTED_FILES_SCHEMA)
 INGEST_RUNS = Table("_system/ingest_runs", INGEST_RUNS_SCHEMA)
 DQ_RESULTS = Table("_system/dq_results", DQ_RESULTS_SCHEMA)
+DISCOVERY_RUNS = Table("_system/discovery_runs", DISCOVERY_RUNS_SCHEMA)
 DELIVERIES = Table("_system/deliveries", DELIVERIES_SCHEMA)
 INCIDENT_RUNS = Table("_system/incident_runs", INCIDENT_RUNS_SCHEMA)
 
@@ -39,11 +41,11 @@ BASELINES = Table("gold/baselines/first_seen", BASELINES_SCHEMA, ("kind",))
 INCIDENTS = Table("gold/incidents", INCIDENTS_SCHEMA, properties=CHANGE_FEED)
 RESPONSE_METRICS = Table("gold/response_metrics", RESPONSE_METRICS_SCHEMA)
 
-# What ingest creates before its first write.
+# What ingest creates before its first write (_system/discovery_runs: on its first S3 run).
 INGEST_TABLES: tuple[Table, ...] = SILVER + (QUARANTINE, INGESTED_FILES, INGEST_RUNS, DQ_RESULTS)
 TABLES: tuple[Table, ...] = INGEST_TABLES + (
     ALERTS, DETECTION_RUNS, DETECTION_HEALTH, BASELINES, INCIDENTS, RESPONSE_METRICS, DELIVERIES,
-    INCIDENT_RUNS,
+    INCIDENT_RUNS, DISCOVERY_RUNS,
 )
 
 

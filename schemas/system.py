@@ -64,6 +64,26 @@ INGEST_RUNS = StructType(
     ]
 )
 
+# One row per ingest run on an s3a:// landing zone: how it found its files (``listing`` or
+# ``notifications``), whether it listed everything (the last such run's ``started_at`` decides
+# when the next full listing is due), and what the SQS messages held.
+DISCOVERY_RUNS = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("landing", StringType(), False),
+        StructField("mode", StringType(), False),
+        StructField("full_listing", BooleanType(), False),
+        StructField("files_found", LongType(), False),  # candidates, before the manifest
+        StructField("messages", LongType(), False),
+        StructField("messages_malformed", LongType(), False),
+        StructField("test_events", LongType(), False),
+        StructField("records_ignored", LongType(), False),
+        StructField("messages_deleted", LongType(), False),
+        StructField("started_at", TimestampType(), False),
+        StructField("finished_at", TimestampType(), False),
+    ]
+)
+
 DQ_RESULTS = StructType(
     [
         StructField("run_id", StringType(), False),

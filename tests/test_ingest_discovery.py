@@ -1,18 +1,19 @@
 """Which files a run reads, without Spark: S3 listing from per account/region watermarks
-(against a moto server on 127.0.0.1), malformed date folders, re-delivered objects, and the
-per-file limits checked before Spark reads a file."""
+(against a moto server on 127.0.0.1) and the periodic full listing that finds backfills,
+malformed date folders, re-delivered objects, and the per-file limits checked before Spark reads
+a file. S3 event notifications: tests/test_s3_notifications.py."""
 
 from __future__ import annotations
 
 import gzip
 import io
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from jobs.ingest.discover import file_version, new_files
+from jobs.ingest.discover import discover, file_version, new_files
 from jobs.ingest.landing import (
     BAD_DATE,
     NOT_IN_LAYOUT,
@@ -26,6 +27,7 @@ from jobs.ingest.landing import (
 )
 from jobs.ingest.limits import FileLimits, inflated_size, screen
 from jobs.ingest.s3_listing import list_new, split_uri, watermarks
+from jobs.runtime.config import load_config
 from jobs.sources import SOURCES
 from tests.support.moto_server import MotoEndpoint, moto_endpoint
 
@@ -104,6 +106,32 @@ def test_each_root_is_listed_from_its_own_watermark(moto: MotoEndpoint) -> None:
     assert not any(c.endswith(("2026/10/", "2026/08/")) for c in calls)
     assert all(c.startswith("org/") for c in calls)
     assert len(list_new(s3, "s3a://logs/org/", {}, 1)) == 10  # nothing ingested: all but _SUCCESS
+
+
+def test_a_backfill_older_than_the_watermark_is_found_by_the_next_full_listing(
+    moto: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moto.point_here(monkeypatch)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="recon")
+    seen, late = f"org/{CT}/2026/11/20/seen.json.gz", f"org/{CT}/2026/11/21/late.json.gz"
+    backfill = f"org/{CT}/2026/10/01/backfill.json.gz"
+    for key in (seen, late, backfill):
+        s3.put_object(Bucket="recon", Key=key, Body=b"{}")
+    head = s3.head_object(Bucket="recon", Key=seen)
+    done = {f"s3a://recon/{seen}": [(2, head["LastModified"], head["ETag"].strip('"'))]}
+    conf = load_config("test", ["landing=s3a://recon/org", f"s3.endpoint={moto.url}",
+                                "s3.path_style_access=true", "s3.full_listing_every=24h"])
+    now = datetime.now(UTC)
+
+    incremental = discover(conf, done, now - timedelta(hours=23), now)
+    full = discover(conf, done, now - timedelta(hours=24), now)
+
+    assert (incremental.mode, incremental.full_listing) == ("listing", False)
+    assert [f.path for f in new_files(incremental.files, done)[0]] == [f"s3a://recon/{late}"]
+    assert full.full_listing
+    assert [f.path for f in new_files(full.files, done)[0]] == [
+        f"s3a://recon/{backfill}", f"s3a://recon/{late}"]
 
 
 def test_inflated_size_counts_every_member_and_stops_at_the_cap() -> None:

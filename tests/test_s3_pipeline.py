@@ -8,7 +8,10 @@ attack's hour, from ``devtools.sample.cli --hours 14``) plus the hostile landing
 ``tests/support/landing_fixtures.py`` (every bad-input case), not all ~2,600 sample objects: the
 per-object request cost against the moto server dominates, and this exercises every code path.
 The first run goes through the cluster, so the executors on the worker parse and quarantine the
-hostile files and write to S3; the rerun goes through ``local[*]``.
+hostile files and write to S3; it lists the bucket in full (the first listing of the landing
+zone). The bucket also notifies an SQS queue of every object it receives: the rerun goes
+through ``local[*]`` and reads that queue instead of listing, so every message announces a file
+the first run landed (a duplicate); it adds nothing and deletes every message.
 
 The runs are a background job (``tests/support/background.py``, with its own moto server and cluster):
 they start when the suite is collected and work beside the in-process tests; the test then
@@ -22,6 +25,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -33,7 +37,7 @@ from jobs.sources import CLOUDTRAIL, GUARDDUTY, VPCFLOW
 from tests.support import background
 from tests.support.landing_fixtures import write_hostile_landing
 from tests.support.moto_server import moto_endpoint, upload_tree
-from tests.support.s3_support import ROOT, accounting, delta_row_count, submit
+from tests.support.s3_support import ROOT, accounting, delta_row_count, delta_rows, submit
 from tests.support.standalone import standalone_cluster
 from tests.test_ingest_job import EXPECTED
 
@@ -56,6 +60,8 @@ class S3Runs:
     rerun: dict[str, tuple[int, ...]]
     counts_after_rerun: dict[str, int]
     worker_log: str
+    queue_after_rerun: tuple[str, str]  # messages visible, in flight
+    discovery: list[dict[str, Any]]  # _system/discovery_runs after both runs
 
 
 @background.job("test_s3_pipeline.py")
@@ -70,9 +76,14 @@ def run_on_s3(tmp: Path) -> S3Runs:
     write_hostile_landing(landing)
     files = sum(1 for p in landing.rglob("*") if p.is_file())
     with contextmanager(moto_endpoint)() as moto:
-        s3 = moto.client("s3")
+        s3, sqs = moto.client("s3"), moto.client("sqs")
         for bucket in (LOGS, LAKE):
             s3.create_bucket(Bucket=bucket)
+        queue = sqs.create_queue(QueueName="tw-landing")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(Bucket=LOGS, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
         uploaded = upload_tree(s3, landing, LOGS, "org/")
         args = [
             "pipeline", "--env", "test", "--no-detect",
@@ -88,9 +99,16 @@ def run_on_s3(tmp: Path) -> S3Runs:
         counts = {t.name: delta_row_count(s3, LAKE, f"lakehouse/{t.name}") for t in TABLES}
         commits = moto.client("dynamodb").scan(TableName="trailwarden_delta_log")["Items"]
         complete = bool(commits) and all(c["complete"]["S"] == "true" for c in commits)
-        rerun = accounting(submit(args, moto.env()))
+        rerun = accounting(submit([*args, "--set", f"s3.notifications.queue_url={queue}"],
+                                  moto.env()))
         after = {t.name: delta_row_count(s3, LAKE, f"lakehouse/{t.name}") for t in TABLES}
-    return S3Runs(landing, files, uploaded, first, counts, complete, rerun, after, worker_log)
+        left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        discovery = delta_rows(f"s3a://{LAKE}/lakehouse/{lakehouse.DISCOVERY_RUNS.name}",
+                               moto.env())
+    return S3Runs(landing, files, uploaded, first, counts, complete, rerun, after, worker_log,
+                  (left["ApproximateNumberOfMessages"],
+                   left["ApproximateNumberOfMessagesNotVisible"]), discovery)
 
 
 @pytest.mark.slow
@@ -116,3 +134,9 @@ def test_pipeline_on_s3_matches_local_disk_and_reruns_add_nothing(
     assert runs.commits_complete
     assert runs.rerun == {}
     assert runs.counts_after_rerun == runs.counts
+    assert runs.queue_after_rerun == ("0", "0")
+    found = sorted((r["mode"], r["full_listing"], r["files_found"], r["messages"],
+                    r["test_events"], r["messages_deleted"]) for r in runs.discovery)
+    # the first run lists all; the rerun reads one message per object and S3's test event
+    assert found == [("listing", True, runs.files, 0, 0, 0),
+                     ("notifications", False, runs.files, runs.files + 1, 1, runs.files + 1)]

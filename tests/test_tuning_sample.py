@@ -1,9 +1,11 @@
 """Tuning on the shared sample: a run with an exception, a dry-run detection and a failing one
 (on a copy of the sample's silver tables), its health rows and the ``rules`` table; backtests of
-the mission's detections that write nothing, as configured and with a changed threshold."""
+the mission's detections that write nothing, as configured and with a changed threshold, and
+the ``detect --backtest`` command: its report files and exit statuses."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +18,14 @@ from pyspark.sql import SparkSession
 
 from devtools.sample.cli import ATTACK
 from jobs import lakehouse
-from jobs.commands import rules
+from jobs.commands import detect, rules
 from jobs.detect.backtest import backtest
 from jobs.detect.catalog import DETECTIONS_CONF, load_catalog
 from jobs.detect.run import run_detections
 from jobs.enrich import Enrichment
+from jobs.main import main as jobs_main
 from jobs.runtime.config import load_config
+from jobs.runtime.lock import writer_lock
 from jobs.sources import SOURCES
 from tests.support.sample_lake import SampleLake
 
@@ -224,3 +228,64 @@ def test_backtest_of_a_changed_detection_prints_the_difference(
     assert any(
         line.startswith(f"  gone    {report.gone[0]['alert_id']}  high") for line in report.lines()
     )
+
+
+def test_the_backtest_command_writes_its_report_and_exits_by_what_it_found(
+    sample_lake: SampleLake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = sample_lake.stage1().conf
+    reports = Path(conf["lakehouse"]) / "reports" / "backtests"
+    burst = yaml.safe_load(DETECTIONS_CONF.read_text())["detections"]["run_instances_burst"]
+
+    def command(params: dict[str, Any] | None = None) -> tuple[int, list[str], dict[str, str]]:
+        """``detect --backtest`` of run_instances_burst over the sample day, with ``params``;
+        its exit status, printed lines and new report files (suffix -> text)."""
+        before = set(reports.glob("*")) if reports.is_dir() else set()
+        args = ["--env", "test", "--lakehouse", conf["lakehouse"], "--backtest",
+                "--from", DAY_START, "--to", DAY_END, "--detections", "run_instances_burst"]
+        if params is not None:
+            folder = tmp_path / f"settings-{len(list(tmp_path.iterdir()))}"
+            folder.mkdir()
+            settings = settings_file(folder, run_instances_burst={"params": params})
+            args += ["--set", f"detect.settings={settings}"]
+        status = detect.main(args)
+        written = {p.suffix: p.read_text() for p in set(reports.glob("*")) - before}
+        return status, capsys.readouterr().out.splitlines(), written
+
+    with writer_lock(conf, "pipeline"):  # a backtest runs beside a writing job
+        same, out, written = command()
+    assert same == 0
+    assert out[0].endswith("1 detections: 1 alerts; 0 new, 0 gone, 0 changed severity "
+                           "against gold/alerts")
+    assert sorted(written) == [".json", ".txt"]
+    assert written[".txt"].splitlines() == out[:-1]
+    assert out[-1].startswith(f"report: {reports}/") and out[-1].endswith(".txt (and .json)")
+
+    differs, out, written = command({**burst["params"], "burst_min_instances": 11})
+    assert differs == 3
+    gone = json.loads(written[".json"])["gone"]
+    assert [(r["detection_name"], r["severity"]) for r in gone] == [("run_instances_burst", "high")]
+    assert f"  gone    {gone[0]['alert_id']}  high     run_instances_burst  " in "\n".join(out)
+    assert written[".txt"].splitlines() == out[:-1]
+
+    failed, out, written = command({**burst["params"], "burst_min_instances": []})
+    assert failed == 1
+    assert out[-2] == ("  FAILED  run_instances_burst: parameter 'burst_min_instances' of "
+                       "run_instances_burst is an empty list; give at least one value.")
+    error = out[-2].split(": ", 1)[1]
+    assert json.loads(written[".json"])["errors"] == {"run_instances_burst": error}
+
+
+@pytest.mark.parametrize(("span", "message"), [
+    (["--from", "yesterday", "--to", DAY_END],
+     "--from: 'yesterday' is not an ISO-8601 time such as 2026-11-20T14:00:00Z."),
+    (["--from", DAY_START, "--to", "2026-11-31"],
+     "--to: '2026-11-31' is not an ISO-8601 time such as 2026-11-20T14:00:00Z."),
+    (["--from", "2026-11-20T10:30:00Z", "--to", "2026-11-20T10:10:00Z"],
+     "--to (2026-11-20T10:10:00Z) must be later than --from (2026-11-20T10:30:00Z)."),
+])
+def test_a_backtest_with_bad_dates_is_a_usage_error_in_one_sentence(
+    span: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert jobs_main(["detect", "--backtest", *span]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"spark-submit.sh detect: error: {message}"

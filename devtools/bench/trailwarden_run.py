@@ -45,7 +45,7 @@ def _fixed(label: str) -> Callable[[tuple[Any, ...], dict[str, Any]], str]:
 
 
 WRAPPED: list[tuple[str, str, Callable[[tuple[Any, ...], dict[str, Any]], str], bool]] = [
-    ("jobs.ingest.run", "list_landing", _fixed(f"{_DISCOVERY}: list landing"), False),
+    ("jobs.ingest.run", "discover", _fixed(f"{_DISCOVERY}: list landing"), False),
     ("jobs.ingest.run", "ingested_paths", _fixed(f"{_DISCOVERY}: read manifest"), False),
     *[(f"jobs.sources.{name}", "read_whole_files", _fixed(f"{_DISCOVERY}: spark file index"), False)
       for name in ("json_records", "vpcflow")],

@@ -7,6 +7,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from pyspark.sql import SparkSession
+
 from jobs.detect.backtest import backtest
 from jobs.detect.run import retro_hunt, run_detections
 from jobs.enrich import Enrichment
@@ -15,7 +17,7 @@ from jobs.runtime.cli import config_from_args, job_parser, new_run_id
 from jobs.runtime.lock import writer_lock
 from jobs.runtime.session import build_session
 from jobs.runtime.terminal import safe
-from jobs.runtime.times import parse_time
+from jobs.runtime.times import DurationError, parse_time
 
 # Exit status of a backtest whose alerts differ from gold/alerts (new, gone or changed severity).
 BACKTEST_DIFFERS = 3
@@ -58,6 +60,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="exceptions file (default: detect.exceptions, conf/exceptions.yml)",
     )
     args = parser.parse_args(list(argv))
+    _check_span(parser, args)
     if args.backtest:
         if not (args.start and args.end) or args.detection or args.write:
             parser.error(
@@ -75,53 +78,70 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def _check_span(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (one sentence) unless --from and --to are times, the second later."""
+    times = {}
+    for option, text in (("--from", args.start), ("--to", args.end)):
+        if text is not None:
+            try:
+                times[option] = parse_time(text)
+            except DurationError as exc:
+                parser.error(f"{option}: {exc}")
+    if len(times) == 2 and times["--to"] <= times["--from"]:
+        parser.error(f"--to ({args.end}) must be later than --from ({args.start}).")
+
+
 def main(argv: Sequence[str]) -> int:
-    """``spark-submit.sh detect``."""
+    """``spark-submit.sh detect``. A backtest only reads tables: it runs without the writer
+    lock, beside a running pipeline."""
     args = parse_args(argv)
     conf = config_from_args(args)
     if args.backfill:
         conf.setdefault("detect", {})["backfill"] = True
     if args.exceptions:
         conf.setdefault("detect", {})["exceptions"] = args.exceptions
+    if args.backtest:
+        return run(args, conf)
     with writer_lock(conf, "detect"):
         return run(args, conf)
 
 
 def run(args: argparse.Namespace, conf: dict[str, Any]) -> int:
-    """Incremental detection, a backtest or the retro-hunt, under the lakehouse's writer lock."""
+    """Incremental detection or the retro-hunt (under the lakehouse's writer lock), or a
+    backtest; the run's enrichment is released at the end."""
     spark = build_session(conf, "trailwarden-detect")
     run_id = new_run_id()
     enrichment = Enrichment.of(spark, conf)
-    if args.backtest:
-        report = backtest(
-            spark,
-            conf,
-            parse_time(args.start),
-            parse_time(args.end),
-            args.detections,
-            run_id,
-            enrichment,
-        )
-        for line in report.lines():
-            print(safe(line))
-        base = f"reports/backtests/{run_id}"
-        write_text(conf["lakehouse"], f"{base}.json", report.to_json(), conf)
-        path = write_text(conf["lakehouse"], f"{base}.txt", "\n".join(report.lines()) + "\n", conf)
-        print(f"report: {path} (and .json)")
-        return 1 if report.errors else BACKTEST_DIFFERS if report.differs else 0
-    if not args.detection:
-        print(safe(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}"))
-        return 0
-    result = retro_hunt(
-        spark,
-        conf,
-        args.detection,
-        parse_time(args.start),
-        parse_time(args.end),
-        args.write,
-        run_id,
-        enrichment,
-    )
+    try:
+        if args.backtest:
+            return _backtest(spark, conf, args, run_id, enrichment)
+        if not args.detection:
+            print(safe(f"detect {run_id}: {run_detections(spark, conf, run_id, enrichment)}"))
+            return 0
+        return _retro_hunt(spark, conf, args, run_id, enrichment)
+    finally:
+        enrichment.release()
+
+
+def _backtest(spark: SparkSession, conf: dict[str, Any], args: argparse.Namespace, run_id: str,
+              enrichment: Enrichment) -> int:
+    """Print the backtest's report and write it to ``reports/backtests/<run_id>.txt|.json``."""
+    report = backtest(spark, conf, parse_time(args.start), parse_time(args.end), args.detections,
+                      run_id, enrichment)
+    for line in report.lines():
+        print(safe(line))
+    base = f"reports/backtests/{run_id}"
+    write_text(conf["lakehouse"], f"{base}.json", report.to_json(), conf)
+    path = write_text(conf["lakehouse"], f"{base}.txt", "\n".join(report.lines()) + "\n", conf)
+    print(safe(f"report: {path} (and .json)"))
+    return 1 if report.errors else BACKTEST_DIFFERS if report.differs else 0
+
+
+def _retro_hunt(spark: SparkSession, conf: dict[str, Any], args: argparse.Namespace,
+                run_id: str, enrichment: Enrichment) -> int:
+    """Re-run one detection over --from/--to; print (and with --write MERGE) what it finds."""
+    result = retro_hunt(spark, conf, args.detection, parse_time(args.start),
+                        parse_time(args.end), args.write, run_id, enrichment)
     verb = "wrote" if args.write else "would write"
     print(safe(f"retro-hunt {args.detection}: {verb} {len(result.new)} new and "
                f"{len(result.changed)} changed alerts; {result.unchanged} unchanged"))

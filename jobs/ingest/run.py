@@ -20,7 +20,16 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.ingest import landing
 from jobs.ingest.bounds import bound_times
-from jobs.ingest.discover import file_version, ingested_paths, list_landing, new_files
+from jobs.ingest.discover import (
+    MESSAGES,
+    discover,
+    file_version,
+    finish,
+    ingested_paths,
+    last_full_listing,
+    new_files,
+    quarantine_messages,
+)
 from jobs.ingest.limits import FileLimits, screen
 from jobs.ingest.write import (
     FileOutcome,
@@ -289,7 +298,8 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
         table.ensure(spark, lakehouse)
 
     done = ingested_paths(spark, lakehouse)
-    fresh, redelivered = new_files(list_landing(conf, done), done)
+    found = discover(conf, done, last_full_listing(spark, lakehouse, conf["landing"]), started)
+    fresh, redelivered = new_files(found.files, done)
     groups: dict[str, list[landing.LandingFile]] = {}
     for f in fresh:
         groups.setdefault(landing.classify(f.path, SOURCES, extra), []).append(f)
@@ -324,6 +334,10 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
         for b in batches:
             b.release()
     accounting += _other_files(spark, lakehouse, groups, run_id, started, redelivered)
+    if found.malformed:
+        queue = conf["s3"]["notifications"]["queue_url"]
+        count = quarantine_messages(spark, lakehouse, found, queue, raw_max, run_id, started)
+        accounting.append(Accounting(MESSAGES, records_read=count, quarantined=count))
     finished = datetime.now(UTC)
     rows = [
         (run_id, a.source, a.files, a.files_skipped, a.records_read, a.rows_written,
@@ -332,6 +346,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     ]
     if rows:
         INGEST_RUNS.append(local_frame(spark, rows, INGEST_RUNS.schema), lakehouse)
+    finish(spark, conf, found, run_id, datetime.now(UTC))
     for a in accounting:
         log.info("%s%s", a.line(), "" if a.balanced() else "  (UNBALANCED)")
     return accounting

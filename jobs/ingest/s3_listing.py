@@ -13,7 +13,8 @@ only existing day prefixes are listed; a folder that is not a real date (``2026/
 ``2026/11/xx/``) is listed in full and its objects reach ingest, which reports them as
 unrecognised. The directory levels above the roots are walked the same way; objects outside a
 dated layout are always listed. The manifest still decides what is new: this only narrows what
-is listed.
+is listed. Objects delivered later into a day older than its root's watermark (a backfill) are
+found by the full listing ``jobs.ingest.discover`` runs once per ``s3.full_listing_every``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Credentials come from the default provider chain. Endpoints honour ``AWS_ENDPOIN
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -40,3 +41,17 @@ def sns_client(conf: dict[str, Any], region: str | None = None) -> Any:
         config=Config(retries={"max_attempts": 1, "mode": "standard"},
                       connect_timeout=timeout, read_timeout=timeout),
     )
+
+
+def sqs_client(conf: dict[str, Any], queue_url: str) -> Any:
+    """An SQS client for the queue at ``queue_url``, in the region its host names
+    (``sqs.<region>.amazonaws.com``), else ``s3.region``, else the AWS defaults.
+
+    Endpoints honour ``AWS_ENDPOINT_URL_SQS`` / ``AWS_ENDPOINT_URL`` as the AWS SDKs do.
+    """
+    import boto3
+    from botocore.config import Config
+
+    match = re.match(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/", queue_url)
+    region = match.group(1) if match else (conf.get("s3", {}) or {}).get("region") or None
+    return boto3.client("sqs", region_name=region, config=Config(retries={"mode": "standard"}))

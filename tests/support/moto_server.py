@@ -37,6 +37,14 @@ class MotoEndpoint:
         )
         return env
 
+    def point_here(self, monkeypatch: Any) -> None:
+        """Point this process's boto3 clients at this server, for one test (``monkeypatch``)."""
+        for name in [k for k in os.environ if k.startswith("AWS_")]:
+            monkeypatch.delenv(name)
+        for name, value in self.env().items():
+            if name.startswith("AWS_"):
+                monkeypatch.setenv(name, value)
+
     def client(self, service: str) -> Any:
         import boto3
         from botocore.config import Config

@@ -62,3 +62,20 @@ def delta_row_count(s3: Any, bucket: str, table: str) -> int:
             elif "remove" in action:
                 live.pop(action["remove"]["path"], None)
     return sum(live.values())
+
+
+def delta_rows(uri: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Every row of the Delta table at ``s3a://`` ``uri`` read with delta-rs, with the
+    credentials and endpoint of ``env`` (a moto server's, not this process's environment)."""
+    from deltalake import DeltaTable, QueryBuilder
+
+    from jobs.runtime.delta_reader import delta_rs_uri, storage_options
+
+    options = {**storage_options(uri, {"path_style_access": True}, env),
+               "AWS_ACCESS_KEY_ID": env["AWS_ACCESS_KEY_ID"],
+               "AWS_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"]}
+    table = DeltaTable(delta_rs_uri(uri), storage_options=options)
+    data = QueryBuilder().register("t", table).execute("SELECT * FROM t").read_all()
+    columns = [data.column(name).to_pylist() for name in data.column_names]
+    return [dict(zip(data.column_names, values, strict=True))
+            for values in zip(*columns, strict=True)]
