@@ -5,7 +5,7 @@ re-evaluate their windows, and a retro-hunt reports without writing."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,8 +29,8 @@ from jobs.runtime.times import utc
 from tests.support.sample_lake import LATE_RUN, SampleLake
 
 ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
-HOUR_13 = datetime(2026, 11, 20, 13, tzinfo=timezone.utc)
-HOUR_14 = datetime(2026, 11, 20, 14, tzinfo=timezone.utc)
+HOUR_13 = datetime(2026, 11, 20, 13, tzinfo=UTC)
+HOUR_14 = datetime(2026, 11, 20, 14, tzinfo=UTC)
 
 
 def alert_id(detection_id: str, keys: list[str], window: datetime) -> str:
@@ -127,7 +127,7 @@ def test_alerts_cli_lists_the_attack(spark: SparkSession, lake: dict[str, Any]) 
     path = lakehouse.ALERTS.path(lake["conf"]["lakehouse"])
     args = alerts_args(["--since", "all", "--severity", "critical"])
     rows = select_alerts(read_rows(path, {}, {}) or [], args.since, args.severity, None,
-                         datetime.now(timezone.utc))
+                         datetime.now(UTC))
     assert rows and {r["severity"] for r in rows} == {"critical"}
     assert alert_lines(rows[0])[0].startswith("CRITICAL ")
 

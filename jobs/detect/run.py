@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -187,7 +187,7 @@ def run_detections(
     """Evaluate every enabled detection incrementally; MERGE alerts; update baselines and runs."""
     settings = Settings.of(conf)
     lakehouse = conf["lakehouse"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     detector_settings = load_settings(settings_path(conf))
     catalog = [d for d in load_catalog() if is_enabled(d, detector_settings)]
     tuning = tuning_for(conf, now)  # exceptions, modes, suppression: checked before any write
@@ -349,7 +349,7 @@ def retro_hunt(
         raise DetectionError("--to must be later than --from.")
     gold = ensure_gold(spark, conf["lakehouse"])
     snaps = {s.view: snapshot(spark, conf["lakehouse"], s) for s in SOURCES}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     kept = build_views(
         spark, snaps, lo - detection.lookback, hi, gold["baselines"].toDF(),
         enrichment.with_asn(settings.enrich_asn), [detection.sql],

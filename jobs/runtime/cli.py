@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jobs.runtime.config import load_config
@@ -35,4 +35,4 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def new_run_id() -> str:
     """A sortable, unique run id: UTC start time plus random hex."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _UNITS = {
     "s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
@@ -42,7 +42,7 @@ def pin_process_to_utc() -> None:
 
 def utc(ts: datetime) -> datetime:
     """``ts`` as an aware UTC datetime (naive values are taken as UTC)."""
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def naive(ts: datetime) -> datetime:
@@ -54,7 +54,7 @@ def floor_time(ts: datetime, step: timedelta) -> datetime:
     """The start of the ``step``-long window (aligned to the Unix epoch) that holds ``ts``."""
     seconds = int(step.total_seconds())
     epoch = int(utc(ts).timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
 def ceil_time(ts: datetime, step: timedelta) -> datetime:

@@ -11,7 +11,7 @@ parameters (small thresholds keep cases short). An expected alert lists the aler
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -40,7 +40,7 @@ from jobs.sources import SOURCES, LogSource
 from schemas.alerts import BASELINES
 
 CASE_RUN_ID = "test-run"
-CASE_NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
+CASE_NOW = datetime(2030, 1, 1, tzinfo=UTC)
 JSON_COLUMNS = {c for s in SOURCES for c in s.json_columns}
 
 
@@ -172,7 +172,7 @@ def run_case(
 
 
 def _iso(ts: datetime) -> str:
-    return ts.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts.tzinfo is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts.tzinfo is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def plain(alert: dict[str, Any]) -> dict[str, Any]:
