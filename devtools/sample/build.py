@@ -22,6 +22,7 @@ from devtools.sample.ids import Clock, Ids
 from devtools.sample.landscape import (
     HOME_REGION,
     REGIONS,
+    SECURITY_LAKE_SITE,
     account_count,
     account_ref,
     build_account,
@@ -29,6 +30,7 @@ from devtools.sample.landscape import (
 from devtools.sample.output import Sink, Summary
 from devtools.sample.remediation import remediation_events
 from devtools.sample.scheduled import scheduled_events
+from devtools.sample.security_lake import write_api_activity, write_network_activity
 from devtools.sample.traffic import Traffic
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,9 @@ def generate(
     hours: tuple[int, int] | None = None,
 ) -> Summary:
     """Write one day of CloudTrail, flow logs, Resolver query logs and GuardDuty under ``out_dir``
-    (deterministic);
-    with ``hours=(first, last)`` only the files delivered in those UTC hours."""
+    (deterministic), one account's region as Security Lake objects instead
+    (``SECURITY_LAKE_SITE``); with ``hours=(first, last)`` only the files delivered in those UTC
+    hours."""
     plan = Plan.of(scale, day, seed, hours)
     log.info(
         "generating %s: %d accounts, ~%d events, ~%d flow records",
@@ -134,6 +137,11 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
     slots = routine_slots(ids, roster, round(plan.events * share))
     for region in REGIONS:
         stream = region_stream(ids, clock, account, region, roster, slots[region], fixed[region])
+        if (acct, region) == SECURITY_LAKE_SITE:
+            summary.security_lake_cloudtrail += write_api_activity(
+                sink, ids, clock, acct, region, stream
+            )
+            continue
         count, files = write_trail(sink, ids, clock, acct, region, stream)
         summary.cloudtrail += count
         if region == HOME_REGION:
@@ -148,6 +156,11 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
             else:
                 traffic = Traffic(ids, clock, site, vpc, account.flow_fields)
                 timed = traffic.records(round(plan.flows * share * site.weight))
+            if (acct, site.region) == SECURITY_LAKE_SITE:
+                summary.security_lake_vpcflow += write_network_activity(
+                    sink, ids, clock, acct, site.region, timed
+                )
+                continue
             summary.vpcflow += write_flow_log(
                 sink,
                 ids,
