@@ -526,6 +526,17 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
         generate(tmp_path / "bad", hours=(15, 13))
 
 
+def test_without_security_lake_the_region_is_delivered_natively(tmp_path: Path) -> None:
+    """What the benchmark generates: its baselines read only the native formats."""
+    summary = generate(tmp_path, hours=(14, 14), security_lake=False)
+    part = _files(tmp_path)
+    assert (summary.security_lake_cloudtrail, summary.security_lake_vpcflow) == (Count(), Count())
+    assert not [k for k in part if _source(k).startswith("security_lake")]
+    native = {_source(k) for k in part if _source(k) in ("cloudtrail", "vpcflow_parquet")
+              and (_account(k), _region(k)) == SECURITY_LAKE_SITE}
+    assert native == {"cloudtrail", "vpcflow_parquet"}
+
+
 def test_remediation_adds_the_clean_up_beside_the_day(
     files: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -51,8 +51,9 @@ def check_hours(hours: tuple[int, int]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to generate: the day, the seed, routine volumes, the number of accounts and the
-    delivery hours written (None: all)."""
+    """What to generate: the day, the seed, routine volumes, the number of accounts, the
+    delivery hours written (None: all) and whether ``SECURITY_LAKE_SITE`` is written as Security
+    Lake objects (else natively, like the rest)."""
 
     day: date
     seed: int
@@ -60,10 +61,12 @@ class Plan:
     flows: int
     accounts: int
     hours: tuple[int, int] | None = None
+    security_lake: bool = True
 
     @classmethod
     def of(
-        cls, scale: float, day: date, seed: int, hours: tuple[int, int] | None = None
+        cls, scale: float, day: date, seed: int, hours: tuple[int, int] | None = None,
+        security_lake: bool = True,
     ) -> Plan:
         """The plan for ``scale`` (0: demo sample; 1: ~1M events and ~5M flow records)."""
         if scale < 0:
@@ -78,6 +81,7 @@ class Plan:
             max(BASE_FLOWS, round(FLOWS_PER_SCALE * scale)),
             account_count(events),
             hours,
+            security_lake,
         )
 
     def share(self, index: int) -> float:
@@ -94,12 +98,13 @@ def generate(
     seed: int = 7,
     workers: int = 1,
     hours: tuple[int, int] | None = None,
+    security_lake: bool = True,
 ) -> Summary:
     """Write one day of CloudTrail, flow logs, Resolver query logs and GuardDuty under ``out_dir``
     (deterministic), one account's region as Security Lake objects instead
-    (``SECURITY_LAKE_SITE``); with ``hours=(first, last)`` only the files delivered in those UTC
-    hours."""
-    plan = Plan.of(scale, day, seed, hours)
+    (``SECURITY_LAKE_SITE``; natively too with ``security_lake=False``); with
+    ``hours=(first, last)`` only the files delivered in those UTC hours."""
+    plan = Plan.of(scale, day, seed, hours, security_lake)
     log.info(
         "generating %s: %d accounts, ~%d events, ~%d flow records",
         day,
@@ -137,7 +142,7 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
     slots = routine_slots(ids, roster, round(plan.events * share))
     for region in REGIONS:
         stream = region_stream(ids, clock, account, region, roster, slots[region], fixed[region])
-        if (acct, region) == SECURITY_LAKE_SITE:
+        if plan.security_lake and (acct, region) == SECURITY_LAKE_SITE:
             summary.security_lake_cloudtrail += write_api_activity(
                 sink, ids, clock, acct, region, stream
             )
@@ -156,7 +161,7 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
             else:
                 traffic = Traffic(ids, clock, site, vpc, account.flow_fields)
                 timed = traffic.records(round(plan.flows * share * site.weight))
-            if (acct, site.region) == SECURITY_LAKE_SITE:
+            if plan.security_lake and (acct, site.region) == SECURITY_LAKE_SITE:
                 summary.security_lake_vpcflow += write_network_activity(
                     sink, ids, clock, acct, site.region, timed
                 )
