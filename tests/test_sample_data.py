@@ -18,8 +18,10 @@ import pytest
 from devtools.sample.actors import build_roster
 from devtools.sample.build import Plan
 from devtools.sample.cli import ATTACK, Count, Summary, generate, main, write_remediation
+from devtools.sample.identities import CI_IP
 from devtools.sample.ids import Clock
 from devtools.sample.landscape import SECURITY_LAKE_SITE, build_account
+from devtools.sample.scheduled import ROTATED_USER, ROTATION_ROLE
 
 REGION = r"(?:us-east-1|eu-west-1|us-west-2)"
 DAY = r"(\d{4})/(\d{2})/(\d{2})"
@@ -457,6 +459,14 @@ def test_routine_activity_is_benign(trail: list[tuple[str, dict[str, Any]]]) -> 
     assert not any(e["sourceIPAddress"] == ATTACK.attacker_ip for e in routine)
     names = Counter(e["eventName"] for e in routine)
     assert names["ImportKeyPair"] == names["AuthorizeSecurityGroupIngress"] == 0
+    # The one routine call a detection raises: CI's nightly key rotation for a service user.
+    made = [e for e in routine if e["eventName"] in ("CreateAccessKey", "DeleteAccessKey")]
+    assert [(e["eventName"], e["requestParameters"]["userName"], e["sourceIPAddress"],
+             e["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"]) for e in made] == [
+        (name, ROTATED_USER, CI_IP, ROTATION_ROLE)
+        for name in ("CreateAccessKey", "DeleteAccessKey")]
+    new_key = made[0]["responseElements"]["accessKey"]["accessKeyId"]
+    assert new_key != made[1]["requestParameters"]["accessKeyId"]  # yesterday's key goes
     for run in (e for e in routine if e["eventName"] == "RunInstances"):
         assert run["userIdentity"]["userName"] == "ci-deployer"
         assert run["requestParameters"]["instanceType"] == "t3.micro"

@@ -29,7 +29,7 @@ from devtools.sample.landscape import (
 )
 from devtools.sample.output import Sink, Summary
 from devtools.sample.remediation import remediation_events
-from devtools.sample.scheduled import scheduled_events
+from devtools.sample.scheduled import key_rotation, scheduled_events
 from devtools.sample.security_lake import write_api_activity, write_network_activity
 from devtools.sample.traffic import Traffic
 
@@ -135,7 +135,8 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
     ids = Ids(random.Random(f"{plan.seed}:{plan.day}:cloudtrail:{acct}"))
     roster = build_roster(plan.seed, clock, account)
     fixed: dict[str, list[tuple[int, dict[str, Any]]]] = {r: [] for r in REGIONS}
-    for second, region, event in scheduled_events(ids, clock, account, roster):
+    placed = scheduled_events(ids, clock, account, roster) + key_rotation(plan.seed, clock, account)
+    for second, region, event in placed:
         fixed[region].append((second, event))
     if acct == ATTACK.account_id:
         fixed[ATTACK.region] += attack.cloudtrail_events(ids, clock)
