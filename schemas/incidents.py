@@ -160,6 +160,21 @@ PLAN_ACTION = StructType(
     ]
 )
 
+# One row per instance, name asked, type, rcode and answers: lookups of mining-pool names (the
+# name or a CNAME target in conf/intel/mining_pools.yml) by the incident's instances.
+# ``connected_ips``: the answered addresses the instance's flows went to after a lookup.
+DNS_LOOKUP = StructType(
+    _strings("instance_id", "query_name", "query_type", "rcode")
+    + [
+        _string_array("answers"),
+        _string_array("pool_names"),
+        _string_array("connected_ips"),
+        StructField("lookups", LongType()),
+        StructField("first_seen", TimestampType()),
+        StructField("last_seen", TimestampType()),
+    ]
+)
+
 TIMELINE_POINT = StructType(
     [
         StructField("minute", TimestampType()),
@@ -205,6 +220,11 @@ INCIDENTS = StructType(
         StructField("created_at", TimestampType(), False),
         StructField("updated_at", TimestampType(), False),
         StructField("run_id", StringType(), False),
+        # Added after the first release: nullable, so older tables gain them by ALTER TABLE
+        # (jobs.runtime.delta.Table.ensure). The first lookups of mining-pool names (most
+        # relevant first, at most ``evidence.DNS_LOOKUPS_KEPT``) and how many there were in all.
+        StructField("dns_lookups", ArrayType(DNS_LOOKUP)),
+        StructField("dns_lookups_total", LongType()),
     ]
 )
 

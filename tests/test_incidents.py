@@ -13,7 +13,7 @@ from jobs.enrich.asn import load_asn_ranges
 from jobs.incidents import graph
 from jobs.incidents.actions import valid
 from jobs.incidents.correlate import correlate
-from jobs.incidents.evidence import Sources
+from jobs.incidents.evidence import Sources, pool_names
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.fixes import mark_done
 from jobs.incidents.metrics import percentile, summarize
@@ -37,10 +37,15 @@ def ranges(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
     return load_asn_ranges(spark, str(path), [14061, 16276]).cache()
 
 
+def sources(spark: SparkSession, ranges, with_remediation: bool = False) -> Sources:
+    """The miniature attack's frames, its Resolver queries and a small pool list."""
+    alerts, ct, flows = fx.frames(spark, with_remediation)
+    return Sources(alerts, ct, flows, ranges, fx.dns_frame(spark), pool_names(fx.POOL_INTEL))
+
+
 @pytest.fixture(scope="module")
 def first_run(spark: SparkSession, ranges) -> list[dict]:
-    alerts, ct, flows = fx.frames(spark)
-    return correlate(Sources(alerts, ct, flows, ranges), [], Settings(), run_id="run-1", now=NOW)
+    return correlate(sources(spark, ranges), [], Settings(), run_id="run-1", now=NOW)
 
 
 def by_detection(rows: list[dict], name: str) -> dict:
@@ -279,6 +284,32 @@ def test_the_chain_is_one_incident_with_its_scope(first_run: list[dict]) -> None
     assert s["accounts"] == [fx.ACCOUNT] and s["regions"] == [fx.REGION]
 
 
+def test_dns_lookups_of_the_instances_name_the_pool_and_the_address_they_reached(
+    first_run: list[dict],
+) -> None:
+    incident = by_detection(first_run, "mining_pool_traffic")
+    got = [
+        (x["instance_id"], x["query_name"], x["query_type"], x["answers"], x["pool_names"],
+         x["connected_ips"], x["lookups"], x["first_seen"], x["last_seen"])
+        for x in incident["dns_lookups"]
+    ]
+    a_pool, cname = [f"A {fx.POOL}"], ["CNAME xmr-eu1.nanopool.org.", f"A {fx.POOL}"]
+    hostile = fx.HOSTILE.lower() + ".supportxmr.com"
+    assert got == [
+        (fx.INSTANCES[0], "pool.supportxmr.com.", "A", a_pool, ["pool.supportxmr.com"],
+         [fx.POOL], 2, fx.at(7), fx.at(20)),
+        (fx.INSTANCES[1], fx.CDN_ALIAS, "A", cname, ["xmr-eu1.nanopool.org"], [fx.POOL], 1,
+         fx.at(7.5), fx.at(7.5)),
+        (fx.INSTANCES[0], "pool.supportxmr.com.", "AAAA", [], ["pool.supportxmr.com"], [], 1,
+         fx.at(7), fx.at(7)),
+        (fx.INSTANCES[1], fx.HOSTILE + ".supportxmr.com.", "A", ["A 198.51.100.9"], [hostile],
+         [], 1, fx.at(7.6), fx.at(7.6)),
+    ]  # not the look-alike, another instance's or another account's lookups
+    assert incident["dns_lookups_total"] == 5
+    other = by_detection(first_run, "new_sdk_for_principal")
+    assert (other["dns_lookups"], other["dns_lookups_total"]) == ([], 0)
+
+
 def test_activity_lists_every_changing_call_once_per_name(first_run: list[dict]) -> None:
     activity = {
         a["event_name"]: a for a in by_detection(first_run, "mining_pool_traffic")["activity"]
@@ -338,9 +369,8 @@ def test_the_unrelated_alert_is_its_own_incident(first_run: list[dict]) -> None:
 def test_remediation_calls_mark_the_incident_fixed(
     spark: SparkSession, ranges, first_run: list[dict]
 ) -> None:
-    alerts, ct, flows = fx.frames(spark, with_remediation=True)
     rows = correlate(
-        Sources(alerts, ct, flows, ranges),
+        sources(spark, ranges, with_remediation=True),
         first_run,
         Settings(),
         run_id="run-2",
@@ -363,10 +393,9 @@ def test_remediation_calls_mark_the_incident_fixed(
 def test_an_unchanged_rerun_writes_nothing(
     spark: SparkSession, ranges, first_run: list[dict]
 ) -> None:
-    alerts, ct, flows = fx.frames(spark)
     assert (
         correlate(
-            Sources(alerts, ct, flows, ranges),
+            sources(spark, ranges),
             first_run,
             Settings(),
             run_id="run-3",

@@ -11,8 +11,10 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
+from devtools.sample.attack import BOOT_SECONDS
 from devtools.sample.cli import ATTACK
-from jobs.commands.incidents import list_lines
+from devtools.sample.dnslogs import POOL_DOMAIN
+from jobs.commands.incidents import list_lines, read_incidents, show_lines
 from jobs.enrich import Enrichment
 from jobs.incidents import store
 from jobs.incidents.run import run_incidents
@@ -69,6 +71,44 @@ def test_the_mission_is_one_critical_incident_with_exact_scope(runs: dict[str, A
     assert mining <= set(
         incident["alert_ids"]
     )  # flow alerts on the miners join through the instances
+
+
+def test_the_mission_report_shows_the_pool_lookups_and_the_address_they_reached(
+    sample_lake: SampleLake,
+) -> None:
+    lake = sample_lake.stage1()
+    incident = _attack(lake.first.incidents)
+    iid = incident["incident_id"]
+    assert {"mining_pool_lookup", "dns_resolved_pool_traffic"} <= set(incident["detection_names"])
+    booted = ATTACK.run_instances + timedelta(seconds=BOOT_SECONDS)
+    name = f"{POOL_DOMAIN}."
+    # Each miner asked for A then AAAA: the ten A lookups, each followed by mining traffic to the
+    # answer, come first; the ten empty AAAA lookups are counted, not shown.
+    assert [
+        (x["instance_id"], x["query_name"], x["query_type"], x["rcode"], x["answers"],
+         x["pool_names"], x["connected_ips"], x["lookups"], x["first_seen"])
+        for x in incident["dns_lookups"]
+    ] == [
+        (i, name, "A", "NOERROR", [f"A {ATTACK.pool_ip}"], [POOL_DOMAIN], [ATTACK.pool_ip], 1,
+         booted + timedelta(seconds=n))
+        for n, i in enumerate(ATTACK.instance_ids)
+    ]
+    assert incident["dns_lookups_total"] == 20
+    shown = "\n".join(show_lines(read_incidents(lake.conf), iid, False, lake.conf))
+    markdown = (Path(lake.conf["lakehouse"]) / "reports" / f"{iid}.md").read_text()
+    for text in (shown, markdown):
+        section = text[text.index("## DNS lookups") : text.index("## Principal activity")]
+        first = booted.strftime("%Y-%m-%d %H:%M:%S UTC")
+        assert (f"| {first} | {first} | 1 | {ATTACK.instance_ids[0]} | {name} | A | NOERROR | "
+                f"A {ATTACK.pool_ip} | {POOL_DOMAIN} | {ATTACK.pool_ip} |") in section
+        assert section.count(f"| {name} | A | NOERROR |") == 10
+        assert "Showing 10 of 20 lookups (10 more not shown)." in section
+    page = (Path(lake.conf["lakehouse"]) / "reports" / f"{iid}.html").read_text()
+    section = page[page.index('<h2 id="dns">') : page.index("<h2>Principal activity")]
+    assert section.count(
+        f"<td>{name}</td><td>A</td><td>NOERROR</td><td>A {ATTACK.pool_ip}</td>"
+        f"<td>{POOL_DOMAIN}</td><td>{ATTACK.pool_ip}</td></tr>"
+    ) == 10
 
 
 def test_the_plan_removes_exactly_the_attackers_resources(runs: dict[str, Any]) -> None:

@@ -14,10 +14,13 @@ import pytest
 
 from jobs.incidents.plan import build_plan
 from jobs.incidents.report_content import Target
+from jobs.incidents.report_html import esc as esc_text
 from jobs.incidents.report_html import render_html, timeline_svg
 from jobs.incidents.report_markdown import render_markdown
 
 HOSTILE = '<img src=x onerror=alert(1)>"><script>alert(2)</script>$(touch /tmp/pwned)'
+# A name an attacker controls: markup, Markdown table and link syntax, a URL.
+DOMAIN = "<b>x</b>|**[y](https://evil.example)**.supportxmr.com"
 START = datetime(2026, 11, 20, 13, 42, 17, tzinfo=UTC)
 INSTANCES = ["i-0efc93fe5098a9e3d", "i-07b09d01bec4feeea"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -138,6 +141,21 @@ def incident(**overrides: Any) -> dict[str, Any]:
         "actions_total": len(plan),
         "actions_done": len(plan),
         "timeline": timeline,
+        "dns_lookups": [
+            {
+                "instance_id": INSTANCES[0],
+                "query_name": f"{DOMAIN}.",
+                "query_type": "A",
+                "rcode": "NOERROR",
+                "answers": [f"CNAME {DOMAIN}.", "A 141.94.96.144"],
+                "pool_names": [DOMAIN],
+                "connected_ips": ["141.94.96.144"],
+                "lookups": 3,
+                "first_seen": START + timedelta(minutes=26),
+                "last_seen": START + timedelta(minutes=40),
+            }
+        ],
+        "dns_lookups_total": 5,
     }
     return base | overrides
 
@@ -171,6 +189,25 @@ def test_markdown_report_has_the_sections_and_no_raw_html() -> None:
         "Fixed 2026-11-20 14:44:17 UTC: 24 min 00 s after the alert, within the 30-minute target."
         in text
     )
+
+
+def test_dns_lookups_show_the_pool_the_answer_and_the_address_reached_escaped() -> None:
+    page = render_html(incident(), Target())
+    section = page[page.index('<h2 id="dns">') : page.index("<h2>Principal activity")]
+    assert "<b>x</b>" not in section and 'href="https://evil' not in section
+    cells = "<td>" + esc_text(f"{DOMAIN}.") + "</td><td>A</td><td>NOERROR</td><td>" + esc_text(
+        f"CNAME {DOMAIN}., A 141.94.96.144") + "</td><td>" + esc_text(DOMAIN) + (
+        "</td><td>141.94.96.144</td></tr>")
+    assert cells in section and "<td>3</td><td>i-0efc93fe5098a9e3d</td>" in section
+    assert "<p>Showing 3 of 5 lookups (2 more not shown).</p>" in section
+    text = render_markdown(incident(), Target())
+    table = text[text.index("## DNS lookups") : text.index("## Principal activity")]
+    row = next(line for line in table.splitlines() if "i-0efc93fe5098a9e3d" in line)
+    assert row.count(" | ") == 9  # the name's pipes are escaped, not new columns
+    assert "&lt;b&gt;x&lt;/b&gt;\\|\\*\\*\\[y\\](https\\://evil.example)" in row
+    assert row.endswith("| 141.94.96.144 |") and "Showing 3 of 5 lookups (2 more not shown)." in table
+    empty = render_markdown(incident(dns_lookups=[], dns_lookups_total=0), Target())
+    assert "## DNS lookups" in empty and "_None found._" in empty.split("## DNS lookups")[1]
 
 
 def test_hot_wash_says_when_a_fix_is_over_target() -> None:

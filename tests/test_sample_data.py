@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ import pytest
 
 from devtools.sample.actors import build_roster
 from devtools.sample.build import Plan
-from devtools.sample.cli import ATTACK, Summary, generate, main, write_remediation
+from devtools.sample.cli import ATTACK, Count, Summary, generate, main, write_remediation
+from devtools.sample.identities import CI_IP
 from devtools.sample.ids import Clock
-from devtools.sample.landscape import build_account
+from devtools.sample.landscape import SECURITY_LAKE_SITE, build_account
+from devtools.sample.scheduled import ROTATED_USER, ROTATION_ROLE
 
 REGION = r"(?:us-east-1|eu-west-1|us-west-2)"
 DAY = r"(\d{4})/(\d{2})/(\d{2})"
@@ -48,7 +50,16 @@ LAYOUT = {
         rf"AWSLogs/(\d{{12}})/vpcdnsquerylogs/(vpc-[0-9a-f]{{17}})/{DAY}/\1_vpcdnsquerylogs_\2"
         r"_\3\4\5T\d{4}Z_[0-9a-f]{8}\.log\.gz"
     ),
+    # Security Lake: the account comes first (a look-ahead), as every other layout's group 1.
+    **{
+        f"security_lake_{name}": re.compile(
+            rf"(?=.*/accountId=(\d{{12}})/)aws/{folder}/2\.0/region=({REGION})/accountId=\1/"
+            rf"eventDay=(\d{{8}})/{UUID}\.gz\.parquet"
+        )
+        for name, folder in (("cloudtrail", "CLOUD_TRAIL_MGMT"), ("vpcflow", "VPC_FLOW"))
+    },
 }
+PARQUET = ("vpcflow_parquet", "security_lake_cloudtrail", "security_lake_vpcflow")
 # Route 53 Resolver query-log fields (Route 53 Developer Guide, "Values that appear in VPC
 # Resolver query logs"); firewall_* appear only on queries a DNS Firewall rule matched.
 DNS_FIELDS = [
@@ -100,6 +111,11 @@ def _flow_table(path: Path) -> tuple[list[str], list[list[str]]]:
         return fields, [list(row) for row in zip(*columns, strict=True)]
     header, *rows = _lines(path)
     return header.split(" "), [row.split(" ") for row in rows]
+
+
+def _region(key: str) -> str:
+    """The region of a CloudTrail, flow-log or Security Lake delivery key."""
+    return next(m.group(2) for p in LAYOUT.values() if (m := p.fullmatch(key)))
 
 
 def _is_flow(key: str) -> bool:
@@ -174,18 +190,25 @@ def test_every_file_follows_the_s3_delivery_layout(
         "vpcflow": summary.vpcflow.files,
         "guardduty": summary.guardduty.files,
         "dns": summary.dns.files,
+        "security_lake_cloudtrail": summary.security_lake_cloudtrail.files,
+        "security_lake_vpcflow": summary.security_lake_vpcflow.files,
     }
     assert {_account(k) for k in files} == {"111122223333", "444455556666"}
     org = {_account(k) for k in files if k.startswith("AWSLogs/o-")}
     parquet = {_account(k) for k in files if _source(k) == "vpcflow_parquet"}
     assert org == parquet == {"444455556666"}
     assert not any(_account(k) == "444455556666" for k in files if _source(k) == "vpcflow")
+    # Security Lake's region is written only as Security Lake: no native trail or flow file.
+    lake = {(_account(k), _region(k)) for k in files if _source(k).startswith("security_lake")}
+    assert lake == {SECURITY_LAKE_SITE}
+    assert not [k for k in files if _source(k) in ("cloudtrail", "vpcflow", "vpcflow_parquet")
+                and (_account(k), _region(k)) == SECURITY_LAKE_SITE]
 
 
 def test_files_are_plain_gzip_without_timestamp(files: dict[str, Path]) -> None:
     for key, path in files.items():
         head = path.read_bytes()[:10]
-        if _source(key) == "vpcflow_parquet":
+        if _source(key) in PARQUET:
             assert head[:4] == b"PAR1", path
             continue
         assert head[:3] == b"\x1f\x8b\x08" and head[4:8] == b"\0\0\0\0", path
@@ -197,6 +220,9 @@ def test_scale_zero_is_the_demo_size(landing: tuple[Path, Summary]) -> None:
     assert 5_000 <= summary.vpcflow.records <= 20_000
     assert summary.guardduty.records == 4
     assert summary.dns.records == 1_520  # ~0.25 lookups per routine flow, plus 20 by the miners
+    # dev's us-west-2 (SECURITY_LAKE_SITE): its routine calls and flow records, as Security Lake
+    assert summary.security_lake_cloudtrail == Count(files=24, records=287)
+    assert summary.security_lake_vpcflow == Count(files=24, records=368)
 
 
 def test_cloudtrail_records_are_well_formed(
@@ -382,6 +408,27 @@ def test_miners_resolve_the_pool_they_then_connect_to(
     assert not any(r["srcaddr"] in ATTACK.private_ips for r in routine)
 
 
+def test_security_lake_objects_hold_ocsf_rows_of_their_key(
+    landing: tuple[Path, Summary], files: dict[str, Path]
+) -> None:
+    classes = {"security_lake_cloudtrail": 6003, "security_lake_vpcflow": 4001}
+    rows: Counter[str] = Counter()
+    for key, path in files.items():
+        if (source := _source(key)) in classes:
+            table = pq.read_table(path, columns=["class_uid", "cloud", "time"])
+            match = LAYOUT[source].fullmatch(key)
+            assert match is not None and match.group(3) == "20261120"
+            assert set(table.column("class_uid").to_pylist()) == {classes[source]}
+            clouds = table.column("cloud").to_pylist()
+            assert {(c["account"]["uid"], c["region"]) for c in clouds} == {
+                (match.group(1), match.group(2))}
+            hours = {datetime.fromtimestamp(t / 1000, UTC).hour
+                     for t in table.column("time").to_pylist()}
+            assert len(hours) == 1, key  # one object per hour
+            rows[source] += table.num_rows
+    assert rows == {k: getattr(landing[1], k).records for k in classes}
+
+
 def test_guardduty_exports_a_routine_day_and_the_miner(findings: list[dict[str, Any]]) -> None:
     for found in findings:
         assert found["schemaVersion"] == "2.0" and found["service"]["serviceName"] == "guardduty"
@@ -412,6 +459,14 @@ def test_routine_activity_is_benign(trail: list[tuple[str, dict[str, Any]]]) -> 
     assert not any(e["sourceIPAddress"] == ATTACK.attacker_ip for e in routine)
     names = Counter(e["eventName"] for e in routine)
     assert names["ImportKeyPair"] == names["AuthorizeSecurityGroupIngress"] == 0
+    # The one routine call a detection raises: CI's nightly key rotation for a service user.
+    made = [e for e in routine if e["eventName"] in ("CreateAccessKey", "DeleteAccessKey")]
+    assert [(e["eventName"], e["requestParameters"]["userName"], e["sourceIPAddress"],
+             e["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"]) for e in made] == [
+        (name, ROTATED_USER, CI_IP, ROTATION_ROLE)
+        for name in ("CreateAccessKey", "DeleteAccessKey")]
+    new_key = made[0]["responseElements"]["accessKey"]["accessKeyId"]
+    assert new_key != made[1]["requestParameters"]["accessKeyId"]  # yesterday's key goes
     for run in (e for e in routine if e["eventName"] == "RunInstances"):
         assert run["userIdentity"]["userName"] == "ci-deployer"
         assert run["requestParameters"]["instanceType"] == "t3.micro"
@@ -446,11 +501,20 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
     summary = generate(tmp_path, hours=(13, 14))
     part = _files(tmp_path)
     stamp = re.compile(r"_20261120T(\d{2})\d{2,4}Z[_.]")
-    expected = {
-        k for k in files
-        if (m := stamp.search(k.rsplit("/", 1)[-1])) is None or m.group(1) in ("13", "14")
-    }
+
+    def delivered(key: str) -> int | None:
+        """The delivery hour: the key's stamp, or a Security Lake object's: the end of the
+        hour its rows belong to (kept inside the day)."""
+        if (m := stamp.search(key.rsplit("/", 1)[-1])) is not None:
+            return int(m.group(1))
+        if _source(key).startswith("security_lake"):
+            first = min(pq.read_table(files[key], columns=["time"]).column("time").to_pylist())
+            return min(datetime.fromtimestamp(first / 1000, UTC).hour + 1, 23)
+        return None
+
+    expected = {k for k in files if delivered(k) in (None, 13, 14)}
     assert set(part) == expected
+    assert {_source(k) for k in part} >= {"security_lake_cloudtrail", "security_lake_vpcflow"}
     assert all(part[k].read_bytes() == files[k].read_bytes() for k in part)
     assert summary.guardduty == landing[1].guardduty  # exports name no delivery time: all kept
     assert 0 < summary.cloudtrail.files < landing[1].cloudtrail.files
@@ -464,8 +528,23 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
     assert 0 < summary.dns.records == sum(
         len(_lines(p)) for k, p in part.items() if _source(k) == "dns"
     ) < landing[1].dns.records
+    for name in ("security_lake_cloudtrail", "security_lake_vpcflow"):
+        assert 0 < getattr(summary, name).records == sum(
+            pq.read_metadata(p).num_rows for k, p in part.items() if _source(k) == name
+        ) < getattr(landing[1], name).records
     with pytest.raises(ValueError, match="hours"):
         generate(tmp_path / "bad", hours=(15, 13))
+
+
+def test_without_security_lake_the_region_is_delivered_natively(tmp_path: Path) -> None:
+    """What the benchmark generates: its baselines read only the native formats."""
+    summary = generate(tmp_path, hours=(14, 14), security_lake=False)
+    part = _files(tmp_path)
+    assert (summary.security_lake_cloudtrail, summary.security_lake_vpcflow) == (Count(), Count())
+    assert not [k for k in part if _source(k).startswith("security_lake")]
+    native = {_source(k) for k in part if _source(k) in ("cloudtrail", "vpcflow_parquet")
+              and (_account(k), _region(k)) == SECURITY_LAKE_SITE}
+    assert native == {"cloudtrail", "vpcflow_parquet"}
 
 
 def test_remediation_adds_the_clean_up_beside_the_day(

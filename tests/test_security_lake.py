@@ -1,7 +1,8 @@
 """Amazon Security Lake input: the mission's CloudTrail calls and flow records, delivered once as
 native CloudTrail and flow-log files and once as Security Lake OCSF Parquet (API Activity and
 Network Activity), raise the same alerts: same ids, detections, entities and counts; lineage
-points at the Security Lake objects; rows of another OCSF class are quarantined."""
+points at the Security Lake objects; rows of another OCSF class are quarantined. The shared
+sample's Security Lake region lands in silver with the default configuration."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from devtools.sample import attack
 from devtools.sample.flowlogs import V5_INDEX
 from devtools.sample.ground_truth import ATTACK
 from devtools.sample.ids import Clock, Ids
-from devtools.sample.landscape import V5_FIELDS
+from devtools.sample.landscape import SECURITY_LAKE_SITE, V5_FIELDS
 from devtools.sample.security_lake import (
     API_ACTIVITY,
     NETWORK_ACTIVITY,
@@ -34,6 +36,7 @@ from jobs.enrich import Enrichment
 from jobs.ingest.run import Accounting, run_ingest
 from jobs.runtime.config import load_config
 from jobs.sources import CLOUDTRAIL, VPCFLOW
+from tests.support.sample_lake import SampleLake
 
 DAY = date(2026, 11, 20)
 ACCOUNT, REGION = ATTACK.account_id, ATTACK.region
@@ -134,3 +137,29 @@ def test_rows_keep_the_security_lake_lineage_and_the_native_values(
         (Path(API_KEY).name, "OCSF row is not API Activity (class_uid 6003)")]
     flows = VPCFLOW.table.read(spark, conf_lake["lakehouse"]).collect()
     assert {Path(r.source_file).name for r in flows} == {Path(NET_KEY).name}
+
+
+def test_the_samples_security_lake_region_lands_in_silver_with_its_lineage(
+    spark: SparkSession, sample_lake: SampleLake
+) -> None:
+    lake = sample_lake.stage1().conf["lakehouse"]
+    account, region = SECURITY_LAKE_SITE
+    for source, folder, region_column, count in (
+        (CLOUDTRAIL, "CLOUD_TRAIL_MGMT", "aws_region", 287),
+        (VPCFLOW, "VPC_FLOW", "region", 368),
+    ):
+        prefix = f"/aws/{folder}/2.0/region={region}/accountId={account}/eventDay=20261120/"
+        site = source.table.read(spark, lake).where(
+            (F.col("account_id") == account) & (F.col(region_column) == region))
+        rows = site.select("source_file", "record_index", "run_id").collect()
+        assert len(rows) == count  # the sample's summary: every row once, none native
+        assert all(prefix in r.source_file and r.run_id == "run-1" for r in rows)
+        by_file: dict[str, list[int]] = {}
+        for r in rows:
+            by_file.setdefault(r.source_file, []).append(r.record_index)
+        assert len(by_file) == 24  # one object an hour
+        assert all(sorted(i) == list(range(1, len(i) + 1)) for i in by_file.values())
+        files = lakehouse.INGESTED_FILES.read(spark, lake).where(
+            F.col("path").contains(prefix)).collect()
+        assert {(f.source, f.status) for f in files} == {(source.name, "ingested")}
+        assert sum(f.rows_written for f in files) == sum(f.records_read for f in files) == count

@@ -1,7 +1,9 @@
-"""Tuning on the shared sample: a run with an exception, a dry-run detection and a failing one
-(on a copy of the sample's silver tables), its health rows and the ``rules`` table; backtests of
-the mission's detections that write nothing, as configured and with a changed threshold, and
-the ``detect --backtest`` command: its report files and exit statuses."""
+"""Tuning on the shared sample: a run with an exception for the routine CI key rotation, a
+dry-run detection and a failing one (on a copy of the sample's silver tables), then incidents and
+notify: the suppressed and dry-run alerts are in gold/alerts and nowhere else; its health rows and
+the ``rules`` table; backtests of the mission's detections that write nothing, as configured and
+with a changed threshold, and the ``detect --backtest`` command: its report files and exit
+statuses."""
 
 from __future__ import annotations
 
@@ -16,26 +18,36 @@ import yaml
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
+from devtools.sample.build import DEFAULT_DAY
 from devtools.sample.cli import ATTACK
+from devtools.sample.identities import CI_IP
+from devtools.sample.ids import Clock
+from devtools.sample.landscape import build_account
+from devtools.sample.scheduled import ROTATED_USER, key_rotation
 from jobs import lakehouse
 from jobs.commands import detect, rules
 from jobs.detect.backtest import backtest
 from jobs.detect.catalog import DETECTIONS_CONF, load_catalog
 from jobs.detect.run import run_detections
 from jobs.enrich import Enrichment
+from jobs.incidents.run import run_incidents
 from jobs.main import main as jobs_main
 from jobs.runtime.config import load_config
 from jobs.runtime.lock import writer_lock
 from jobs.sources import SOURCES
+from tests.support.delivery_fixtures import notify
 from tests.support.sample_lake import SampleLake
 
-ROOT_ARN = f"arn:aws:iam::{ATTACK.account_id}:root"
 CHOSEN = (
+    "iam_user_credentials_created",
     "key_pair_imported",
     "security_group_opened_to_world",
     "run_instances_burst",
     "root_access_key_used",
 )
+# The role session of the sample's routine CI key rotation (dev, 02:14 UTC; its CreateAccessKey).
+_, _, CREATE_KEY = key_rotation(7, Clock(DEFAULT_DAY), build_account(7, 1))[1]
+CI_SESSION = CREATE_KEY["userIdentity"]["arn"]
 DAY_START, DAY_END = "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"
 
 
@@ -80,14 +92,14 @@ def tuned(
             {
                 "exceptions": [
                     {
-                        "id": "root-keys-from-lab",
-                        "detections": ["key_pair_imported"],
+                        "id": "ci-rotates-publisher-key",
+                        "detections": ["iam_user_credentials_created"],
                         "match": {
-                            "principal_arn": ROOT_ARN,
-                            "source_ip": f"{ATTACK.attacker_ip}/32",
+                            "principal_arn": CI_SESSION.rsplit("/", 1)[0] + "/*",
+                            "source_ip": f"{CI_IP}/32",
                         },
-                        "reason": "lab account",
-                        "owner": "secops",
+                        "reason": "CI rotates the artifact-publisher key every night",
+                        "owner": "platform-team",
                         "expires": "2099-01-01",
                     },
                     {
@@ -111,23 +123,53 @@ def tuned(
         ],
     )
     summary = run_detections(spark, conf, "tuned-1", enrichment)
-    return {"conf": conf, "summary": summary, "lake": str(tmp / "lake")}
+    incidents = run_incidents(spark, conf, "tuned-1", enrichment)
+    outbox = tmp / "outbox"
+    dests = {name: {"type": "ocsf", "on": name, "format": "jsonl", "path": str(outbox / name)}
+             for name in ("alerts", "incidents")}
+    delivered = notify(spark, str(tmp / "lake"), dests, {})
+    return {"conf": conf, "summary": summary, "lake": str(tmp / "lake"), "incidents": incidents,
+            "delivered": delivered, "outbox": outbox}
 
 
-def test_exception_and_dry_run_statuses_in_gold_alerts(
+def _sent(outbox: Path) -> dict[str, set[str]]:
+    """The object ids each OCSF destination wrote (``finding_info.uid``)."""
+    return {
+        name: {json.loads(line)["finding_info"]["uid"]
+               for f in (outbox / name).rglob("*.jsonl") for line in f.read_text().splitlines()}
+        for name in ("alerts", "incidents")
+    }
+
+
+def test_exception_and_dry_run_alerts_are_in_gold_alerts_and_nowhere_else(
     spark: SparkSession, tuned: dict[str, Any]
 ) -> None:
     rows = [r.asDict() for r in lakehouse.ALERTS.read(spark, tuned["lake"]).collect()]
-    by = {(r["detection_name"], r["status"], r["exception_id"]) for r in rows}
-    assert ("key_pair_imported", "suppressed", "root-keys-from-lab") in by
-    assert {
-        r["status"] for r in rows if r["detection_name"] == "security_group_opened_to_world"
-    } == {"dry_run"}
-    assert {r["status"] for r in rows if r["detection_name"] == "root_access_key_used"} == {"open"}
+    [routine] = [r for r in rows if r["detection_name"] == "iam_user_credentials_created"]
+    assert (routine["status"], routine["exception_id"], routine["severity"]) == (
+        "suppressed", "ci-rotates-publisher-key", "medium")
+    assert (routine["principal_arn"], routine["source_ips"]) == (CI_SESSION, [CI_IP])
+    assert routine["title"] == f"IAM access key created for {ROTATED_USER} by {CI_SESSION}"
+    [dry] = [r for r in rows if r["detection_name"] == "security_group_opened_to_world"]
+    assert (dry["status"], dry["exception_id"]) == ("dry_run", None)
+    live = {r["alert_id"] for r in rows if r["status"] == "open"}
+    assert {r["detection_name"] for r in rows if r["status"] == "open"} == {
+        "key_pair_imported", "root_access_key_used"}  # the attacker's: no exception matches
     assert not [r for r in rows if r["detection_name"] == "run_instances_burst"]
     summary = tuned["summary"]
     assert summary.failed == ["run_instances_burst"]
+    assert (summary.suppressed, summary.dry_run) == (1, 1)
     assert "expired exceptions, matching nothing: old-entry (2020-01-01, secops)" in str(summary)
+    # Incidents group the open alerts only; notify sends those and the incident, nothing else.
+    grouped = [i for i in tuned["incidents"].incidents if i["status"] != "merged"]
+    assert [sorted(i["alert_ids"]) for i in grouped] == [sorted(live)]
+    assert tuned["delivered"].failed == []
+    # An incident is sent while it is live; when another module ran the shared sample's clean-up
+    # stage first, the copied tables already fix it, and a fixed incident is never sent.
+    live_incidents = {i["incident_id"] for i in grouped if i["status"] in ("open", "acknowledged")}
+    assert _sent(tuned["outbox"]) == {"alerts": live, "incidents": live_incidents}
+    ledger = lakehouse.DELIVERIES.read(spark, tuned["lake"]).collect()
+    assert not {routine["alert_id"], dry["alert_id"]} & {d["object_id"] for d in ledger}
 
 
 def test_health_rows_after_a_run_with_one_failing_detection(
@@ -149,7 +191,8 @@ def test_health_rows_after_a_run_with_one_failing_detection(
         "give at least one value."
     )
     assert (failed["alerts_new"], rows["key_pair_imported"]["error"]) == (0, None)
-    assert rows["key_pair_imported"]["alerts_suppressed"] == 1
+    assert rows["iam_user_credentials_created"]["alerts_suppressed"] == 1
+    assert rows["key_pair_imported"]["alerts_suppressed"] == 0
     dry = rows["security_group_opened_to_world"]
     assert (dry["mode"], dry["alerts_dry_run"]) == ("dry_run", dry["alerts_new"])
     assert dry["alerts_dry_run"] >= 1
@@ -201,8 +244,9 @@ def test_backtest_reports_the_mission_and_writes_nothing(
     report = backtest(spark, conf, start, end, list(CHOSEN), "bt-1", enrichment)
     assert (report.new, report.gone, report.changed, report.errors) == ([], [], [], {})
     # The mission's five: the root key at 13:00 and 14:00, the key pair, the security group and
-    # the launch burst (more when the responder's clean-up stage ran first).
-    assert report.alerts >= 5 and report.per_day["2026-11-20"]["open"] == report.alerts
+    # the launch burst, and CI's nightly key rotation (more when the responder's clean-up stage
+    # ran first).
+    assert report.alerts >= 6 and report.per_day["2026-11-20"]["open"] == report.alerts
     assert f"access_key:{ATTACK.access_key_id}" in dict(report.top_entities)
     assert {
         t.name: DeltaTable.forPath(spark, t.path(lake)).history(1).first()["version"]

@@ -73,7 +73,9 @@ def ensure_landing(
     base.mkdir(parents=True, exist_ok=True)
     log.info("generating the scale-%s landing zone under %s", label, root)
     began = time.perf_counter()
-    summary = generate(partial, scale=scale, workers=workers, hours=hours)
+    # Native deliveries only: the DuckDB baselines and the floor read CloudTrail JSON and flow
+    # logs, not Security Lake's OCSF Parquet.
+    summary = generate(partial, scale=scale, workers=workers, hours=hours, security_lake=False)
     took = time.perf_counter() - began
     partial.rename(root)
     counts = {

@@ -22,13 +22,15 @@ from devtools.sample.ids import Clock, Ids
 from devtools.sample.landscape import (
     HOME_REGION,
     REGIONS,
+    SECURITY_LAKE_SITE,
     account_count,
     account_ref,
     build_account,
 )
 from devtools.sample.output import Sink, Summary
 from devtools.sample.remediation import remediation_events
-from devtools.sample.scheduled import scheduled_events
+from devtools.sample.scheduled import key_rotation, scheduled_events
+from devtools.sample.security_lake import write_api_activity, write_network_activity
 from devtools.sample.traffic import Traffic
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,9 @@ def check_hours(hours: tuple[int, int]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to generate: the day, the seed, routine volumes, the number of accounts and the
-    delivery hours written (None: all)."""
+    """What to generate: the day, the seed, routine volumes, the number of accounts, the
+    delivery hours written (None: all) and whether ``SECURITY_LAKE_SITE`` is written as Security
+    Lake objects (else natively, like the rest)."""
 
     day: date
     seed: int
@@ -58,10 +61,12 @@ class Plan:
     flows: int
     accounts: int
     hours: tuple[int, int] | None = None
+    security_lake: bool = True
 
     @classmethod
     def of(
-        cls, scale: float, day: date, seed: int, hours: tuple[int, int] | None = None
+        cls, scale: float, day: date, seed: int, hours: tuple[int, int] | None = None,
+        security_lake: bool = True,
     ) -> Plan:
         """The plan for ``scale`` (0: demo sample; 1: ~1M events and ~5M flow records)."""
         if scale < 0:
@@ -76,6 +81,7 @@ class Plan:
             max(BASE_FLOWS, round(FLOWS_PER_SCALE * scale)),
             account_count(events),
             hours,
+            security_lake,
         )
 
     def share(self, index: int) -> float:
@@ -92,11 +98,13 @@ def generate(
     seed: int = 7,
     workers: int = 1,
     hours: tuple[int, int] | None = None,
+    security_lake: bool = True,
 ) -> Summary:
     """Write one day of CloudTrail, flow logs, Resolver query logs and GuardDuty under ``out_dir``
-    (deterministic);
-    with ``hours=(first, last)`` only the files delivered in those UTC hours."""
-    plan = Plan.of(scale, day, seed, hours)
+    (deterministic), one account's region as Security Lake objects instead
+    (``SECURITY_LAKE_SITE``; natively too with ``security_lake=False``); with
+    ``hours=(first, last)`` only the files delivered in those UTC hours."""
+    plan = Plan.of(scale, day, seed, hours, security_lake)
     log.info(
         "generating %s: %d accounts, ~%d events, ~%d flow records",
         day,
@@ -127,13 +135,19 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
     ids = Ids(random.Random(f"{plan.seed}:{plan.day}:cloudtrail:{acct}"))
     roster = build_roster(plan.seed, clock, account)
     fixed: dict[str, list[tuple[int, dict[str, Any]]]] = {r: [] for r in REGIONS}
-    for second, region, event in scheduled_events(ids, clock, account, roster):
+    placed = scheduled_events(ids, clock, account, roster) + key_rotation(plan.seed, clock, account)
+    for second, region, event in placed:
         fixed[region].append((second, event))
     if acct == ATTACK.account_id:
         fixed[ATTACK.region] += attack.cloudtrail_events(ids, clock)
     slots = routine_slots(ids, roster, round(plan.events * share))
     for region in REGIONS:
         stream = region_stream(ids, clock, account, region, roster, slots[region], fixed[region])
+        if plan.security_lake and (acct, region) == SECURITY_LAKE_SITE:
+            summary.security_lake_cloudtrail += write_api_activity(
+                sink, ids, clock, acct, region, stream
+            )
+            continue
         count, files = write_trail(sink, ids, clock, acct, region, stream)
         summary.cloudtrail += count
         if region == HOME_REGION:
@@ -148,6 +162,11 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
             else:
                 traffic = Traffic(ids, clock, site, vpc, account.flow_fields)
                 timed = traffic.records(round(plan.flows * share * site.weight))
+            if plan.security_lake and (acct, site.region) == SECURITY_LAKE_SITE:
+                summary.security_lake_vpcflow += write_network_activity(
+                    sink, ids, clock, acct, site.region, timed
+                )
+                continue
             summary.vpcflow += write_flow_log(
                 sink,
                 ids,

@@ -18,6 +18,11 @@ ORG_ID = "o-tw7k2m9q4x"
 ORG_TRAIL_ACCOUNT = "444455556666"
 # The account whose flow logs are delivered as Parquet with Hive-compatible prefixes.
 PARQUET_FLOW_ACCOUNT = "444455556666"
+# The (account, region) whose CloudTrail and flow records reach the landing zone only through
+# Amazon Security Lake (OCSF Parquet under aws/CLOUD_TRAIL_MGMT/ and aws/VPC_FLOW/), never as
+# native deliveries: nothing is counted twice. Its Resolver query logs and GuardDuty exports stay
+# native (trailwarden reads no Security Lake source for them).
+SECURITY_LAKE_SITE = ("444455556666", "us-west-2")
 # (account id, environment name, activity weight); more are derived when a scale needs them.
 KNOWN_ACCOUNTS = (
     ("111122223333", "prod", 3.0),

@@ -50,6 +50,8 @@ class Summary:
     vpcflow: Count = field(default_factory=Count)
     guardduty: Count = field(default_factory=Count)
     dns: Count = field(default_factory=Count)
+    security_lake_cloudtrail: Count = field(default_factory=Count)
+    security_lake_vpcflow: Count = field(default_factory=Count)
 
     def merge(self, other: Summary) -> Summary:
         """The sum of two summaries."""
@@ -60,7 +62,7 @@ class Summary:
     def lines(self) -> list[str]:
         """One ``source: N files, M records`` line per source."""
         return [
-            f"{name:<18} {count.files:>7} files {count.records:>10} records"
+            f"{name:<24} {count.files:>7} files {count.records:>10} records"
             for name, count in ((f.name, getattr(self, f.name)) for f in fields(self))
         ]
 
@@ -72,8 +74,8 @@ class Sink:
     """Writes gzip objects under ``root`` at S3-style keys, creating folders as needed.
 
     With ``hours=(first, last)`` only objects delivered in those UTC hours (inclusive) are
-    written, byte for byte as in the whole day; objects whose key names no delivery time
-    (GuardDuty exports) always are.
+    written, byte for byte as in the whole day: the hour in the key's delivery stamp, else the
+    ``hour`` given (Security Lake objects); objects with neither (GuardDuty exports) always are.
     """
 
     def __init__(self, root: Path, hours: tuple[int, int] | None = None) -> None:
@@ -81,12 +83,13 @@ class Sink:
         self.hours = hours
         self._made: set[Path] = set()
 
-    def put(self, key: str, body: bytes, compress: bool = True) -> bool:
+    def put(self, key: str, body: bytes, compress: bool = True, hour: int | None = None) -> bool:
         """Write ``gzip(body)`` (``body`` itself with ``compress=False``) at ``root/key`` with a
         fixed header (mtime 0, no name); return whether it was written (False when its delivery
         hour is outside ``hours``)."""
         match = _DELIVERY_HOUR.search(key.rsplit("/", 1)[-1])
-        if self.hours and match and not self.hours[0] <= int(match.group(1)) <= self.hours[1]:
+        delivered = int(match.group(1)) if match else hour
+        if self.hours and delivered is not None and not self.hours[0] <= delivered <= self.hours[1]:
             return False
         path = self.root / key
         parent = path.parent

@@ -1,7 +1,10 @@
-"""Routine events at set times: console sign-ins, AWS service events, CI's one test instance."""
+"""Routine events at set times: console sign-ins, AWS service events, CI's one test instance and
+CI's nightly rotation of a service user's access key."""
 
 from __future__ import annotations
 
+import random
+from datetime import date, timedelta
 from typing import Any
 
 from devtools.sample.actors import Roster
@@ -13,7 +16,7 @@ from devtools.sample.ec2_shapes import (
     terminate_response,
 )
 from devtools.sample.envelope import api_event, console_login, tls_details
-from devtools.sample.identities import CI_IP, TERRAFORM
+from devtools.sample.identities import BOTO3_CI, CI_IP, TERRAFORM, assumed_role
 from devtools.sample.ids import Clock, Ids
 from devtools.sample.landscape import HOME_REGION, Account
 
@@ -156,4 +159,65 @@ def _ci_test_instance(ids: Ids, clock: Clock, account: Account, roster: Roster) 
             terminate_request(launch.instance_ids),
             terminate_response(ids, launch.instance_ids),
         ),
+    ]
+
+
+# CI's nightly job in dev rotates the access key of a service user that a third-party tool can
+# only be given as a key: from the runner's fixed address (CI_IP) it assumes ROTATION_ROLE,
+# creates the day's key and deletes yesterday's. iam_user_credentials_created raises it (a key
+# made for another user, medium) every night: the routine alert an exception is for.
+ROTATION_ROLE, ROTATED_USER = "ci-key-rotation", "artifact-publisher"
+ROTATION_SECOND = 2 * 3600 + 14 * 60  # 02:14 UTC
+
+
+def _rotated_key(seed: int, day: date, account: str) -> str:
+    """The access key the rotation creates on ``day`` (and deletes the next day)."""
+    return Ids(random.Random(f"{seed}:{day}:rotated-key:{account}")).key("AKIA")
+
+
+def key_rotation(seed: int, clock: Clock, account: Account) -> list[Placed]:
+    """The rotation's ListAccessKeys, CreateAccessKey and DeleteAccessKey (dev only), drawn from
+    their own seeded stream so that the rest of the day is unchanged."""
+    if account.env != "dev":
+        return []
+    acct, user = account.account_id, ROTATED_USER
+    ids = Ids(random.Random(f"{seed}:{clock.day}:key-rotation:{acct}"))
+    role_id = Ids(random.Random(f"{seed}:key-rotation:{acct}")).key("AROA", 17)
+    start = ROTATION_SECOND + ids.between(0, 40)
+    session = f"gitlab-runner-{ids.between(10**8, 10**9 - 1)}"
+    identity = assumed_role(
+        acct, ROTATION_ROLE, role_id, session, ids.key("ASIA"), clock.iso(start - 2)
+    )
+    new = _rotated_key(seed, clock.day, acct)
+    old = _rotated_key(seed, clock.day - timedelta(days=1), acct)
+    created = clock.at(start + 1)  # createDate as IAM writes it: "Nov 20, 2026, 2:14:31 AM"
+    calls = (
+        ("ListAccessKeys", True, {"userName": user}, None),
+        ("CreateAccessKey", False, {"userName": user}, {"accessKey": {
+            "userName": user, "accessKeyId": new, "status": "Active",
+            "createDate": f"{created:%b} {created.day}, {created.year}, "
+                          f"{(created.hour - 1) % 12 + 1}:{created:%M:%S %p}"}}),
+        ("DeleteAccessKey", False, {"userName": user, "accessKeyId": old}, None),
+    )
+    return [
+        (
+            start + i,
+            HOME_REGION,
+            api_event(
+                ids,
+                when=clock.iso(start + i),
+                identity=identity,
+                source="iam.amazonaws.com",
+                name=name,
+                region=HOME_REGION,
+                account=acct,
+                ip=CI_IP,
+                agent=BOTO3_CI,
+                request=request,
+                response=response,
+                read_only=read_only,
+                tls=tls_details("iam.amazonaws.com"),
+            ),
+        )
+        for i, (name, read_only, request, response) in enumerate(calls)
     ]

@@ -1,6 +1,7 @@
 """CloudTrail events and flow-log records as Amazon Security Lake writes them: OCSF 1.1 API
 Activity (class 6003) and Network Activity (class 4001) rows in Parquet, under
-``aws/<SOURCE>/2.0/region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/``.
+``aws/<SOURCE>/2.0/region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/``, one object per
+source and hour.
 
 The field mapping is AWS's CloudTrail and VPC Flow Logs to OCSF mapping; source fields without an
 OCSF attribute go to ``unmapped`` (JSON text for objects).
@@ -9,12 +10,19 @@ OCSF attribute go to ``unmapped`` (JSON text for objects).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from devtools.sample.flowlogs import V5_INDEX, Record
+from devtools.sample.ids import LAST_STAMP, Clock, Ids
+from devtools.sample.landscape import V5_FIELDS
+from devtools.sample.output import Count, Sink
 
 S = pa.string()
 _ACCOUNT = pa.struct([("uid", S)])
@@ -190,7 +198,53 @@ def object_key(source: str, region: str, account: str, day: str, name: str) -> s
             f"eventDay={day.replace('-', '')}/{name}.gz.parquet")
 
 
+def parquet_bytes(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
+    """Rows as a gzip-compressed Parquet object."""
+    out = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), out, compression="gzip")
+    return bytes(out.getvalue().to_pybytes())
+
+
 def write_rows(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
     """Rows as a gzip-compressed Parquet object at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, compression="gzip")
+    path.write_bytes(parquet_bytes(rows, schema))
+
+
+def _write_hourly(
+    sink: Sink, ids: Ids, clock: Clock, source: str, region: str, account: str,
+    timed: Iterable[tuple[int, Any]], row: Callable[[Any], dict[str, Any]], schema: pa.Schema,
+) -> Count:
+    """Write ``(second-of-day, item)`` pairs (in time order) as one object per hour, delivered
+    at the end of the hour (kept inside the day)."""
+    count = Count()
+    for hour, group in groupby(timed, key=lambda ti: ti[0] // 3600):
+        rows = [row(item) for _, item in group]
+        key = object_key(source, region, account, clock.prefix, ids.uuid())
+        delivered = min((hour + 1) * 3600, LAST_STAMP) // 3600
+        if sink.put(key, parquet_bytes(rows, schema), compress=False, hour=delivered):
+            count.add(len(rows))
+    return count
+
+
+def write_api_activity(
+    sink: Sink, ids: Ids, clock: Clock, account: str, region: str,
+    timed: Iterable[tuple[int, dict[str, Any]]],
+) -> Count:
+    """Time-ordered CloudTrail records of one account and region as ``CLOUD_TRAIL_MGMT``
+    objects."""
+    return _write_hourly(sink, ids, clock, "CLOUD_TRAIL_MGMT", region, account, timed,
+                         api_activity, API_ACTIVITY)
+
+
+def write_network_activity(
+    sink: Sink, ids: Ids, clock: Clock, account: str, region: str,
+    timed: Iterable[tuple[int, Record]],
+) -> Count:
+    """Time-ordered flow records of one account and region as ``VPC_FLOW`` objects, with every
+    field of the custom v5 format (Security Lake runs flow logs of its own)."""
+    def row(rec: Record) -> dict[str, Any]:
+        return network_activity({f: str(rec[V5_INDEX[f]]) for f in V5_FIELDS})
+
+    return _write_hourly(sink, ids, clock, "VPC_FLOW", region, account, timed, row,
+                         NETWORK_ACTIVITY)

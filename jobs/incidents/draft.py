@@ -16,6 +16,7 @@ from jobs.incidents.model import Draft, IncidentEvidence
 from jobs.incidents.plan import build_plan
 from jobs.incidents.settings import Settings
 from jobs.runtime.times import floor_time
+from schemas.incidents import DNS_LOOKUP
 
 DESTINATION_FIELDS = (
     "ip",
@@ -31,6 +32,8 @@ DESTINATION_FIELDS = (
     "first_seen",
     "last_seen",
 )
+
+DNS_LOOKUP_FIELDS = tuple(f.name for f in DNS_LOOKUP.fields)
 
 
 def user_of(arn: str | None) -> str | None:
@@ -73,6 +76,18 @@ def destinations(peers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         peers, key=lambda p: (p["direction"] != "outbound", -(p["bytes"] or 0), p["ip"])
     )
     return [{k: p.get(k) for k in DESTINATION_FIELDS} for p in ordered]
+
+
+def dns_lookups(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The kept pool lookups: those the instance then connected to first, then by time."""
+    ordered = sorted(
+        rows,
+        key=lambda x: (
+            not x["connected_ips"], x["first_seen"], x["instance_id"], x["query_name"] or "",
+            x["query_type"] or "", x["rcode"] or "", x["answers"],
+        ),
+    )
+    return [{k: x.get(k) for k in DNS_LOOKUP_FIELDS} for x in ordered]
 
 
 def assumed_roles(
@@ -221,6 +236,8 @@ def draft_incident(
         "scope": scope,
         "remediation": plan,
         "timeline": assemble.timeline(found.minute_calls, found.minute_bytes),
+        "dns_lookups": dns_lookups(found.dns_lookups),
+        "dns_lookups_total": found.dns_lookups[0]["total"] if found.dns_lookups else 0,
     }
     aliases = {
         p["key_pair_id"]: p["key_name"]

@@ -2,8 +2,9 @@
 
 ``gather`` selects the alerts to regroup, finds who created the resources they name, groups the
 alerts (``graph``, plain Python) and collects, per incident, what its identities did, touched and
-created and where its instances talked to. ``fix_calls`` collects the remediation calls that name
-a plan's resources (it runs after the plans are drafted, because the plans name the targets).
+created, where its instances talked to and which mining-pool names they looked up.
+``fix_calls`` collects the remediation calls that name a plan's resources (it runs after the plans
+are drafted, because the plans name the targets).
 Everything returned is plain Python (frozen dataclasses; rows as dicts with aware UTC times):
 drafting, planning and rendering happen in other modules, without Spark.
 """
@@ -19,10 +20,10 @@ from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import BooleanType, StringType, StructField, StructType, TimestampType
 
 from jobs.enrich.asn import with_asn
-from jobs.incidents import assemble, graph, scope
+from jobs.incidents import assemble, graph, lookups, scope
 from jobs.incidents.extract import created_resources, remediation_calls
 from jobs.incidents.model import Evidence, IncidentEvidence, Rows, aware
 from jobs.incidents.settings import Settings
@@ -50,6 +51,10 @@ NICS = StructType(
 WANTED = StructType(
     [StructField("link_type", StringType()), StructField("link_value", StringType())]
 )
+POOLS = StructType(
+    [StructField("pool", StringType()), StructField("with_subdomains", BooleanType())]
+)
+DNS_LOOKUPS_KEPT = 10  # per incident; the rest are counted (``dns_lookups_total``)
 # alert entity type -> resource type in ``extract.created_resources``
 OWNED_TYPES = {
     "instance": "instance",
@@ -62,13 +67,24 @@ OWNED_TYPES = {
 
 @dataclass(frozen=True)
 class Sources:
-    """The frames correlation reads: ``gold/alerts``, silver CloudTrail and flow records, and
-    the ASN ranges (None: no ASN enrichment)."""
+    """The frames correlation reads: ``gold/alerts``, silver CloudTrail and flow records, the
+    ASN ranges (None: no ASN enrichment), the Resolver queries with their view columns
+    (``query_domain``, ``answer_names``, ``answer_ips``; None: no DNS evidence) and the
+    mining-pool names of the intel list as ``(name, with_subdomains)``."""
 
     alerts: DataFrame
     cloudtrail: DataFrame
     flows: DataFrame
     ranges: DataFrame | None = None
+    dns: DataFrame | None = None
+    pools: tuple[tuple[str, bool], ...] = ()
+
+
+def pool_names(intel: Mapping[str, Any]) -> tuple[tuple[str, bool], ...]:
+    """The intel list's pool hosts (exact) and pool domains (with their subdomains)."""
+    return tuple((d, False) for d in intel["mining_pool_domains"]) + tuple(
+        (d, True) for d in intel["mining_pool_domain_suffixes"]
+    )
 
 
 def to_alert(row: Mapping[str, Any]) -> graph.Alert:
@@ -190,29 +206,33 @@ def _identity_rows(
     return rows
 
 
-def _flow_evidence(
-    flows: DataFrame,
-    nic_rows: list[tuple[Any, ...]],
-    since: datetime,
-    until: datetime,
-    ranges: DataFrame | None,
-) -> tuple[dict[str, Rows], dict[str, Rows]]:
-    """Per incident: public peers of its instances and bytes per minute (empty without NICs)."""
+def _network_evidence(
+    sources: Sources, nic_rows: list[tuple[Any, ...]], since: datetime, until: datetime
+) -> tuple[dict[str, Rows], dict[str, Rows], dict[str, Rows]]:
+    """Per incident: public peers of its instances, bytes per minute and their mining-pool
+    lookups (``lookups.lookup_summary`` rows); empty without NICs."""
     if not nic_rows:
-        return {}, {}
-    flow_window = flows.where(
-        F.col("event_date").between(F.lit(since.date()), F.lit(until.date()))
-        & F.col("start_time").between(F.lit(since - timedelta(hours=1)), F.lit(until))
-    )
-    nics = local_frame(flows.sparkSession, nic_rows, NICS)
+        return {}, {}, {}
+    low = since - timedelta(hours=1)
+    days = F.col("event_date").between(F.lit(low.date()), F.lit(until.date()))
+    flow_window = sources.flows.where(days & F.col("start_time").between(F.lit(low), F.lit(until)))
+    nics = local_frame(sources.flows.sparkSession, nic_rows, NICS)
     inc_flows = materialize(scope.incident_flows(flow_window, nics))
     peer_df = scope.peers(inc_flows)
-    if ranges is not None:
-        peer_df = with_asn(peer_df, "ip", ranges, prefix="")
+    if sources.ranges is not None:
+        peer_df = with_asn(peer_df, "ip", sources.ranges, prefix="")
     peers = _by_incident(peer_df.collect())
     minute_bytes = _by_incident(scope.minute_bytes(inc_flows).collect())
+    found: dict[str, Rows] = {}
+    if sources.dns is not None and sources.pools:
+        queries = sources.dns.where(days & F.col("query_time").between(F.lit(low), F.lit(until)))
+        pools = local_frame(sources.flows.sparkSession, list(sources.pools), POOLS)
+        matched = lookups.pool_lookups(queries, nics, pools)
+        found = _by_incident(
+            lookups.lookup_summary(matched, inc_flows, DNS_LOOKUPS_KEPT).collect()
+        )
     release(inc_flows)
-    return peers, minute_bytes
+    return peers, minute_bytes, found
 
 
 def gather(
@@ -269,7 +289,7 @@ def gather(
         for iid, res in resources.items()
         for n in assemble.nics(res["instances"])
     ]
-    peers, minute_bytes = _flow_evidence(sources.flows, nic_rows, first, hi, sources.ranges)
+    peers, minute_bytes, dns = _network_evidence(sources, nic_rows, first, hi)
     return Evidence(
         groups,
         {
@@ -283,6 +303,7 @@ def gather(
                 peers=peers.get(iid, []),
                 minute_calls=minute_calls.get(iid, []),
                 minute_bytes=minute_bytes.get(iid, []),
+                dns_lookups=dns.get(iid, []),
             )
             for iid, _, _ in groups
         },

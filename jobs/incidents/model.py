@@ -26,6 +26,7 @@ class IncidentEvidence:
     peers: Rows = field(default_factory=list)  # ``scope.peers`` rows (+ ASN columns)
     minute_calls: Rows = field(default_factory=list)  # ``scope.minute_calls`` rows
     minute_bytes: Rows = field(default_factory=list)  # ``scope.minute_bytes`` rows
+    dns_lookups: Rows = field(default_factory=list)  # ``lookups.lookup_summary`` rows
 
 
 @dataclass(frozen=True)

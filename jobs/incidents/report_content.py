@@ -1,6 +1,6 @@
-"""What an incident report says, whatever its format: the facts, scope and activity tables, the
-hot-wash statements, and how times, durations and byte counts are written. Values are returned
-as they are; each format escapes them (``report_markdown.md``, ``report_html.esc``)."""
+"""What an incident report says, whatever its format: the facts, scope, DNS-lookup and activity
+tables, the hot-wash statements, and how times, durations and byte counts are written. Values are
+returned as they are; each format escapes them (``report_markdown.md``, ``report_html.esc``)."""
 
 from __future__ import annotations
 
@@ -248,6 +248,56 @@ def scope_tables(incident: Mapping[str, Any]) -> list[tuple[str, list[str], list
             ],
         ),
     ]
+
+
+DNS_HEADERS = [
+    "First",
+    "Last",
+    "Lookups",
+    "Instance",
+    "Query name",
+    "Type",
+    "Rcode",
+    "Answers",
+    "Pool names",
+    "Then connected to",
+]
+DNS_INTRO = (
+    "Resolver queries by the instances of this incident for a mining-pool name (the name asked, "
+    "or a CNAME target in the answer, is in the intel list). Then connected to: the answered "
+    "addresses the instance sent traffic to after the lookup (flow logs)."
+)
+
+
+def dns_rows(incident: Mapping[str, Any]) -> list[list[Any]]:
+    """The DNS-lookups table rows."""
+    return [
+        [
+            when(x.get("first_seen")),
+            when(x.get("last_seen")),
+            x.get("lookups"),
+            x.get("instance_id"),
+            x.get("query_name"),
+            x.get("query_type"),
+            x.get("rcode"),
+            join_values(x.get("answers")),
+            join_values(x.get("pool_names")),
+            join_values(x.get("connected_ips")) or "none",
+        ]
+        for x in incident.get("dns_lookups") or []
+    ]
+
+
+def dns_shown(incident: Mapping[str, Any]) -> str:
+    """How many of the lookups the table shows, e.g. ``Showing 10 of 20 lookups (10 more
+    not shown).`` (empty when there are none)."""
+    total = int(incident.get("dns_lookups_total") or 0)
+    shown = sum(int(x.get("lookups") or 0) for x in incident.get("dns_lookups") or [])
+    if not total:
+        return ""
+    if shown >= total:
+        return f"{total} lookup{'s' if total != 1 else ''}."
+    return f"Showing {shown} of {total} lookups ({total - shown} more not shown)."
 
 
 def activity_rows(incident: Mapping[str, Any]) -> list[list[Any]]:

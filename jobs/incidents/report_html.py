@@ -15,10 +15,14 @@ from typing import Any
 from jobs.incidents.metrics import timings
 from jobs.incidents.report_content import (
     ACTIVITY_HEADERS,
+    DNS_HEADERS,
+    DNS_INTRO,
     REVIEW_QUESTIONS,
     TACTICS,
     Target,
     activity_rows,
+    dns_rows,
+    dns_shown,
     duration,
     facts,
     hot_wash,
@@ -223,6 +227,9 @@ def render_html(incident: Mapping[str, Any], target: Target) -> str:
     for heading, headers, rows in scope_tables(incident):
         sections += [f"<h3>{esc(heading)}</h3>", _table(headers, rows)]
     sections += [
+        f'<h2 id="dns">DNS lookups</h2><p>{esc(DNS_INTRO)}</p>',
+        _table(DNS_HEADERS, dns_rows(incident), "dns"),
+        f"<p>{esc(dns_shown(incident))}</p>" if dns_shown(incident) else "",
         "<h2>Principal activity</h2><p>Every call that changes something, made with the "
         "incident's keys or principals.</p>",
         _table(ACTIVITY_HEADERS, activity_rows(incident), "activity"),

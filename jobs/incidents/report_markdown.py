@@ -14,10 +14,14 @@ from typing import Any
 
 from jobs.incidents.report_content import (
     ACTIVITY_HEADERS,
+    DNS_HEADERS,
+    DNS_INTRO,
     REVIEW_QUESTIONS,
     TACTICS,
     Target,
     activity_rows,
+    dns_rows,
+    dns_shown,
     duration,
     facts,
     hot_wash,
@@ -78,6 +82,9 @@ def render_markdown(incident: Mapping[str, Any], target: Target) -> str:
     lines += ["## Scope", ""]
     for heading, headers, rows in scope_tables(incident):
         lines += [f"### {heading}", ""] + md_table(headers, rows)
+    lines += ["## DNS lookups", "", md(DNS_INTRO), ""]
+    lines += md_table(DNS_HEADERS, dns_rows(incident))
+    lines += [md(dns_shown(incident)), ""] if dns_shown(incident) else []
     lines += ["## Principal activity (calls that change something)", ""]
     lines += md_table(ACTIVITY_HEADERS, activity_rows(incident))
     lines += [plan_markdown(incident["incident_id"], incident.get("remediation") or [])]

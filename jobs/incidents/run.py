@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from jobs.enrich import Enrichment
 from jobs.incidents import store
 from jobs.incidents.correlate import correlate
-from jobs.incidents.evidence import Sources
+from jobs.incidents.evidence import Sources, pool_names
 from jobs.incidents.metrics import summarize
 from jobs.incidents.model import aware
 from jobs.incidents.report_content import Target, when
@@ -122,10 +122,10 @@ def run_incidents(
     elif ALERTS.name in versions:
         alerts = ALERTS.read(spark, lakehouse)
         existing = store.load_incidents(spark, lakehouse)
-        cloudtrail, flows = store.read_silver(spark, lakehouse)
+        cloudtrail, flows, dns = store.read_silver(spark, lakehouse)
         use_asn = bool((conf.get("incidents", {}) or {}).get("asn", True))
         ranges = enrichment.with_asn(use_asn).asn_ranges
-        sources = Sources(alerts, cloudtrail, flows, ranges)
+        sources = Sources(alerts, cloudtrail, flows, ranges, dns, pool_names(enrichment.intel))
         rows = correlate(sources, existing, Settings.of(conf), run_id=run_id, now=now)
         summary.written = store.merge_incidents(spark, lakehouse, rows)
         changed = [r for r in rows if r["status"] != "merged"]

@@ -19,8 +19,9 @@ from jobs.detect.views import empty_frame
 from jobs.lakehouse import ALERTS, INCIDENT_RUNS, INCIDENTS, RESPONSE_METRICS
 from jobs.runtime.delta import Table, merge_on_keys
 from jobs.runtime.frames import local_frame
-from jobs.sources import CLOUDTRAIL, VPCFLOW
+from jobs.sources import CLOUDTRAIL, DNS, VPCFLOW
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
+from schemas.dns import DNS_QUERIES
 from schemas.vpcflow import VPC_FLOWS
 
 log = logging.getLogger("trailwarden.incidents")
@@ -41,17 +42,20 @@ def read_optional(spark: SparkSession, lakehouse: str, table: Table) -> DataFram
     return table.read(spark, lakehouse) if table.exists(spark, lakehouse) else None
 
 
-def read_silver(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
-    """Silver CloudTrail and flow records (empty frames of the contract when absent)."""
+def read_silver(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Silver CloudTrail, flow and Resolver query records (empty frames of the contract when
+    absent); the queries with the view columns detections see (``query_domain``, ...)."""
     ct = read_optional(spark, lakehouse, CLOUDTRAIL.table)
     flows = read_optional(spark, lakehouse, VPCFLOW.table)
+    dns = read_optional(spark, lakehouse, DNS.table)
     return (
         ct if ct is not None else empty_frame(spark, CLOUDTRAIL_EVENTS),
         flows if flows is not None else empty_frame(spark, VPC_FLOWS),
+        DNS.add_view_columns(dns if dns is not None else empty_frame(spark, DNS_QUERIES)),
     )
 
 
-INPUTS: tuple[Table, ...] = (ALERTS, CLOUDTRAIL.table, VPCFLOW.table)
+INPUTS: tuple[Table, ...] = (ALERTS, CLOUDTRAIL.table, VPCFLOW.table, DNS.table)
 
 
 def input_versions(spark: SparkSession, lakehouse: str) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """A miniature attack as tiny silver and alert frames: a stolen key, a key pair, an open group,
-two instances, mining traffic, and later the responder's clean-up calls."""
+two instances, their pool lookups and mining traffic, and later the responder's clean-up calls."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from jobs.runtime.frames import local_frame
+from jobs.sources import DNS
 from schemas.alerts import ALERTS
 from schemas.cloudtrail import CLOUDTRAIL_EVENTS
+from schemas.dns import DNS_QUERIES
 from schemas.vpcflow import VPC_FLOWS
 
 ACCOUNT = "123456789012"
@@ -313,6 +315,51 @@ def flows() -> list[dict[str, Any]]:
         }
     )
     return out
+
+
+POOL_INTEL = {"mining_pool_domains": ["pool.supportxmr.com"],
+              "mining_pool_domain_suffixes": ["nanopool.org", "supportxmr.com"]}
+CDN_ALIAS = "updates.example-cdn.net."  # a CNAME to a nanopool host
+
+
+def query(qid: str, minutes: float, name: str, answers: list[tuple[str, str]], *,
+          instance: str | None = INSTANCES[0], src: str = IPS[0], qtype: str = "A",
+          account: str = ACCOUNT) -> dict[str, Any]:
+    """One ``silver/dns_queries`` row."""
+    t = at(minutes)
+    return {
+        "query_id": qid, "account_id": account, "region": REGION, "vpc_id": VPC,
+        "query_time": t, "query_name": name, "query_type": qtype, "query_class": "IN",
+        "rcode": "NOERROR", "answers": [{"rdata": d, "type": k, "class": "IN"} for k, d in answers],
+        "srcaddr": src, "srcport": 53000, "transport": "UDP", "instance_id": instance,
+        "event_date": t.date(), "source_file": "s3://t/dns.log.gz", "record_index": 1,
+    }
+
+
+def queries() -> list[dict[str, Any]]:
+    """The miners' pool lookups (one hidden behind a CNAME, one by source address alone, one
+    repeated, one AAAA without answers), and lookups that must not count: a look-alike name,
+    another instance, another account, and ordinary names."""
+    pool = [("A", POOL)]
+    return [
+        query("q-1", 7, "pool.supportxmr.com.", pool),
+        query("q-2", 7, "pool.supportxmr.com.", [], qtype="AAAA"),
+        query("q-3", 20, "pool.supportxmr.com.", pool),
+        query("q-4", 7.5, CDN_ALIAS, [("CNAME", "xmr-eu1.nanopool.org."), ("A", POOL)],
+              instance=INSTANCES[1], src=IPS[1]),
+        query("q-5", 7.6, HOSTILE + ".supportxmr.com.", [("A", "198.51.100.9")], instance=None,
+              src=IPS[1]),
+        query("q-6", 7, "notsupportxmr.com.", [("A", POOL)]),
+        query("q-7", 7, "pool.supportxmr.com.", pool, instance="i-0ccccccccccccccc3",
+              src="172.31.1.99"),
+        query("q-8", 7, "pool.supportxmr.com.", pool, instance=None, account="999988887777"),
+        query("q-9", 6, "s3.us-east-1.amazonaws.com.", [("A", "52.216.8.1")]),
+    ]
+
+
+def dns_frame(spark: SparkSession) -> DataFrame:
+    """``queries`` with the view columns detections and incidents read."""
+    return DNS.add_view_columns(frame(spark, DNS_QUERIES, queries()))
 
 
 def alert(
