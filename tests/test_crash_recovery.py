@@ -149,6 +149,12 @@ def test_run_tables_hold_no_doubles(spark: SparkSession, chain: Chain) -> None:
     for table, key in keys.items():
         df = table.read(spark, lake)
         assert df.groupBy(*key).count().where("count > 1").count() == 0, table.name
+    # Health is committed before the windows it covers: every evaluation has its health row.
+    pairs = ["run_id", "detection_id"]
+    evaluations = lakehouse.DETECTION_RUNS.read(spark, lake).select(*pairs).distinct()
+    assert evaluations.count() > 0
+    health = lakehouse.DETECTION_HEALTH.read(spark, lake).select(*pairs)
+    assert evaluations.exceptAll(health).count() == 0
 
     runs = lakehouse.INGEST_RUNS.read(spark, lake)
     unbalanced = "records_read <> rows_written + duplicates + quarantined"

@@ -261,11 +261,13 @@ def run_detections(
         # Baselines learn from the evaluated span only after its detections ran.
         covered_start = min(pending[d.id][0].start for d in todo)
         base.merge_baselines(gold["baselines"], base.observations(spark, covered_start, span_end), run_id, now)
-        ran = [d for d in todo if not outcomes[d.id].error]
-        _record_runs(spark, lakehouse, ran, pending, snaps, counts, settings, run_id, now)
+        # Health before the covered windows: a run killed between the two evaluates its windows
+        # again (and writes health again) rather than leaving evaluated windows without health.
         rows = rows_per_window(spark, snaps, covered_start, span_end, settings.window)
         write_health(spark, lakehouse, health_rows(
             catalog, pending, rows, outcomes, kinds, tuning.modes, run_id, now))
+        ran = [d for d in todo if not outcomes[d.id].error]
+        _record_runs(spark, lakehouse, ran, pending, snaps, counts, settings, run_id, now)
         for d in todo:
             summary.by_detection[d.name] = sum(n for (i, _), n in counts.items() if i == d.id)
     finally:
