@@ -29,16 +29,13 @@ from tests.support.format_fixtures import (
 )
 from tests.support.landing_fixtures import event
 
-PREFIXES = ("ingest.extra_prefixes={cloudtrail: [cloudtrail-exports/, firehose/cloudtrail/],"
-            " vpcflow: [firehose/vpcflow/]}")
-
 
 @pytest.fixture(scope="module")
 def landed(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     tmp = tmp_path_factory.mktemp("formats")
     write_format_landing(tmp / "landing")
-    conf = load_config("test", [f"landing={tmp / 'landing'}", f"lakehouse={tmp / 'lake'}",
-                                PREFIXES])
+    # The default ingest.extra_prefixes hold firehose/cloudtrail/ and firehose/vpcflow/.
+    conf = load_config("test", [f"landing={tmp / 'landing'}", f"lakehouse={tmp / 'lake'}"])
     return conf, {a.source: a for a in run_ingest(spark, conf, "run-1")}
 
 
