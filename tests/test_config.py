@@ -47,7 +47,7 @@ def test_spark_properties_and_extra_prefixes_take_any_names() -> None:
                               "ingest.extra_prefixes.vpcflow=[flows-export/]"])
     assert conf["spark"]["properties"]["spark.sql.shuffle.partitions"] == 16
     assert conf["ingest"]["extra_prefixes"] == {
-        "cloudtrail": ["cloudtrail-exports/"], "vpcflow": ["flows-export/"],
+        "cloudtrail": ["cloudtrail-exports/", "firehose/cloudtrail/"], "vpcflow": ["flows-export/"],
     }
 
 

@@ -1,15 +1,19 @@
 """Organization trails, Firehose-delivered CloudWatch Logs envelopes and Parquet flow logs with
 Hive-style prefixes, in one landing zone beside the account-level layouts: classification, the
-exact accounting, each quarantine reason, lineage, and a rerun that adds nothing."""
+exact accounting, each quarantine reason, lineage, and a rerun that adds nothing. The shared
+sample's Firehose objects land in silver with the default configuration."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
+from devtools.sample.landscape import FIREHOSE_SITE
 from jobs import lakehouse
 from jobs.ingest.landing import classify
 from jobs.ingest.run import Accounting, run_ingest
@@ -28,17 +32,15 @@ from tests.support.format_fixtures import (
     write_format_landing,
 )
 from tests.support.landing_fixtures import event
-
-PREFIXES = ("ingest.extra_prefixes={cloudtrail: [cloudtrail-exports/, firehose/cloudtrail/],"
-            " vpcflow: [firehose/vpcflow/]}")
+from tests.support.sample_lake import FIRST_RUN, SampleLake
 
 
 @pytest.fixture(scope="module")
 def landed(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     tmp = tmp_path_factory.mktemp("formats")
     write_format_landing(tmp / "landing")
-    conf = load_config("test", [f"landing={tmp / 'landing'}", f"lakehouse={tmp / 'lake'}",
-                                PREFIXES])
+    # The default ingest.extra_prefixes hold firehose/cloudtrail/ and firehose/vpcflow/.
+    conf = load_config("test", [f"landing={tmp / 'landing'}", f"lakehouse={tmp / 'lake'}"])
     return conf, {a.source: a for a in run_ingest(spark, conf, "run-1")}
 
 
@@ -123,3 +125,34 @@ def test_flows_from_envelopes_and_parquet_are_typed(
 def test_rerun_adds_nothing(spark: SparkSession, landed: tuple[dict, dict]) -> None:
     conf, _ = landed
     assert run_ingest(spark, conf, "run-2") == []
+
+
+def test_the_samples_firehose_objects_land_in_silver_with_their_lineage(
+    spark: SparkSession, sample_lake: SampleLake
+) -> None:
+    """The default configuration reads the shared sample's Firehose objects: every log event
+    once, 0-based by position in its object (a control message takes the first)."""
+    lake = sample_lake.stage1().conf["lakehouse"]
+    account, region = FIREHOSE_SITE
+    prefix = "/firehose/cloudtrail/2026/11/20/"
+    site = CLOUDTRAIL.table.read(spark, lake).where(
+        (F.col("account_id") == account) & (F.col("aws_region") == region))
+    rows = site.select("source_file", "record_index", "run_id").collect()
+    assert len(rows) == 474  # the sample's summary: every event once, none native
+    assert all(prefix in r.source_file and r.run_id == FIRST_RUN for r in rows)
+    by_file: dict[str, list[int]] = {}
+    for r in rows:
+        by_file.setdefault(r.source_file, []).append(r.record_index)
+    assert len(by_file) == 89  # one object per 15 minutes with events
+    starts = Counter(min(i) for i in by_file.values())
+    assert starts == {0: 87, 1: 2}  # the two objects a control message opens
+    assert all(sorted(i) == list(range(min(i), min(i) + len(i))) for i in by_file.values())
+    files = lakehouse.INGESTED_FILES.read(spark, lake).where(
+        F.col("path").contains(prefix)).collect()
+    assert {(f.source, f.status, f.run_id) for f in files} == {
+        ("cloudtrail", "ingested", FIRST_RUN)}
+    assert len(files) == 89
+    assert sum(f.rows_written for f in files) == sum(f.records_read for f in files) == 474
+    assert sum(f.quarantined for f in files) == 0
+    runs = lakehouse.INGEST_RUNS.read(spark, lake).where(F.col("run_id") == FIRST_RUN)
+    assert {r.source: r.records_skipped for r in runs.collect()}["cloudtrail"] == 2

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from devtools.sample.build import Plan
 from devtools.sample.cli import ATTACK, Count, Summary, generate, main, write_remediation
 from devtools.sample.identities import CI_IP
 from devtools.sample.ids import Clock
-from devtools.sample.landscape import SECURITY_LAKE_SITE, build_account
+from devtools.sample.landscape import FIREHOSE_SITE, SECURITY_LAKE_SITE, build_account
 from devtools.sample.scheduled import ROTATED_USER, ROTATION_ROLE
 
 REGION = r"(?:us-east-1|eu-west-1|us-west-2)"
@@ -58,6 +59,11 @@ LAYOUT = {
         )
         for name, folder in (("cloudtrail", "CLOUD_TRAIL_MGMT"), ("vpcflow", "VPC_FLOW"))
     },
+    # Firehose's default layout; the stream's name carries the account and region (a look-ahead).
+    "firehose_cloudtrail": re.compile(
+        rf"(?=.*/cwl-cloudtrail-(\d{{12}})-({REGION})-1-)firehose/cloudtrail/{DAY}/(\d{{2}})/"
+        rf"cwl-cloudtrail-\1-\2-1-\3-\4-\5-\6-\d{{2}}-\d{{2}}-{UUID}\.gz"
+    ),
 }
 PARQUET = ("vpcflow_parquet", "security_lake_cloudtrail", "security_lake_vpcflow")
 # Route 53 Resolver query-log fields (Route 53 Developer Guide, "Values that appear in VPC
@@ -192,6 +198,7 @@ def test_every_file_follows_the_s3_delivery_layout(
         "dns": summary.dns.files,
         "security_lake_cloudtrail": summary.security_lake_cloudtrail.files,
         "security_lake_vpcflow": summary.security_lake_vpcflow.files,
+        "firehose_cloudtrail": summary.firehose_cloudtrail.files,
     }
     assert {_account(k) for k in files} == {"111122223333", "444455556666"}
     org = {_account(k) for k in files if k.startswith("AWSLogs/o-")}
@@ -203,6 +210,11 @@ def test_every_file_follows_the_s3_delivery_layout(
     assert lake == {SECURITY_LAKE_SITE}
     assert not [k for k in files if _source(k) in ("cloudtrail", "vpcflow", "vpcflow_parquet")
                 and (_account(k), _region(k)) == SECURITY_LAKE_SITE]
+    # Firehose's trail region likewise: no native trail file (its flow logs stay native).
+    hose = {(_account(k), _region(k)) for k in files if _source(k) == "firehose_cloudtrail"}
+    assert hose == {FIREHOSE_SITE}
+    assert not [k for k in files if _source(k) == "cloudtrail"
+                and (_account(k), _region(k)) == FIREHOSE_SITE]
 
 
 def test_files_are_plain_gzip_without_timestamp(files: dict[str, Path]) -> None:
@@ -223,6 +235,8 @@ def test_scale_zero_is_the_demo_size(landing: tuple[Path, Summary]) -> None:
     # dev's us-west-2 (SECURITY_LAKE_SITE): its routine calls and flow records, as Security Lake
     assert summary.security_lake_cloudtrail == Count(files=24, records=287)
     assert summary.security_lake_vpcflow == Count(files=24, records=368)
+    # prod's us-west-2 (FIREHOSE_SITE): its CloudTrail, one object per 15 minutes with events
+    assert summary.firehose_cloudtrail == Count(files=89, records=474)
 
 
 def test_cloudtrail_records_are_well_formed(
@@ -429,6 +443,63 @@ def test_security_lake_objects_hold_ocsf_rows_of_their_key(
     assert rows == {k: getattr(landing[1], k).records for k in classes}
 
 
+def _gzip_members(data: bytes) -> list[bytes]:
+    """Each member of a multi-member gzip object, decompressed."""
+    out = []
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        out.append(member.decompress(data))
+        data = member.unused_data
+    return out
+
+
+def test_firehose_objects_hold_cloudwatch_logs_envelopes_of_their_key(
+    landing: tuple[Path, Summary], files: dict[str, Path], trail: list[tuple[str, dict[str, Any]]]
+) -> None:
+    account, region = FIREHOSE_SITE
+    envelope_keys = ["messageType", "owner", "logGroup", "logStream", "subscriptionFilters",
+                     "logEvents"]
+    delivered, controls, ids = [], [], []
+    for key, path in files.items():
+        if _source(key) != "firehose_cloudtrail":
+            continue
+        name = key.rsplit("/", 1)[-1].removeprefix(f"cwl-cloudtrail-{account}-{region}-1-")
+        at = datetime.strptime(name[:19], "%Y-%m-%d-%H-%M-%S").replace(tzinfo=UTC)
+        assert key.startswith(f"firehose/cloudtrail/{at:%Y/%m/%d/%H}/")
+        delivered.append(at)
+        # one gzip member per CloudWatch Logs delivery, each one JSON document
+        docs = [json.loads(m) for m in _gzip_members(path.read_bytes())]
+        if docs[0]["messageType"] == "CONTROL_MESSAGE":
+            control = docs.pop(0)
+            assert (control["owner"], control["logGroup"], control["subscriptionFilters"]) == (
+                "CloudwatchLogs", "", [])
+            assert [e["message"] for e in control["logEvents"]] == [
+                "CWL CONTROL MESSAGE: Checking health of destination Firehose."]
+            controls.append(at)
+        windows = set()
+        for doc in docs:
+            assert list(doc) == envelope_keys and doc["messageType"] == "DATA_MESSAGE"
+            assert (doc["owner"], doc["logGroup"], doc["logStream"]) == (
+                account, f"aws-cloudtrail-logs-{account}", f"{account}_CloudTrail_{region}")
+            seconds = set()
+            for event in doc["logEvents"]:
+                record = json.loads(event["message"])
+                when = datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
+                assert event["timestamp"] == when.replace(tzinfo=UTC).timestamp() * 1000
+                assert (record["awsRegion"], record["recipientAccountId"]) == (region, account)
+                assert len(event["id"]) == 56 and event["id"].isdigit()
+                seconds.add(when.hour * 3600 + when.minute * 60 + when.second)
+                ids.append(record["eventID"])
+            assert len({s // 300 for s in seconds}) == 1  # one CloudTrail delivery an envelope
+            windows |= {s // 900 for s in seconds}
+        assert len(windows) == 1  # one Firehose buffer (15 minutes) an object
+        window_end = (windows.pop() + 1) * 900
+        assert at.hour * 3600 + at.minute * 60 == min(window_end, 86_340)
+    assert len(ids) == len(set(ids)) == landing[1].firehose_cloudtrail.records
+    assert not set(ids) & {event["eventID"] for _, event in trail}  # never also native
+    assert controls == [min(delivered), min(d for d in delivered if d.hour >= 12)]
+
+
 def test_guardduty_exports_a_routine_day_and_the_miner(findings: list[dict[str, Any]]) -> None:
     for found in findings:
         assert found["schemaVersion"] == "2.0" and found["service"]["serviceName"] == "guardduty"
@@ -503,10 +574,12 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
     stamp = re.compile(r"_20261120T(\d{2})\d{2,4}Z[_.]")
 
     def delivered(key: str) -> int | None:
-        """The delivery hour: the key's stamp, or a Security Lake object's: the end of the
-        hour its rows belong to (kept inside the day)."""
+        """The delivery hour: the key's stamp, a Firehose object's prefix, or a Security Lake
+        object's: the end of the hour its rows belong to (kept inside the day)."""
         if (m := stamp.search(key.rsplit("/", 1)[-1])) is not None:
             return int(m.group(1))
+        if _source(key) == "firehose_cloudtrail":
+            return int(LAYOUT["firehose_cloudtrail"].fullmatch(key).group(6))  # type: ignore[union-attr]
         if _source(key).startswith("security_lake"):
             first = min(pq.read_table(files[key], columns=["time"]).column("time").to_pylist())
             return min(datetime.fromtimestamp(first / 1000, UTC).hour + 1, 23)
@@ -514,7 +587,8 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
 
     expected = {k for k in files if delivered(k) in (None, 13, 14)}
     assert set(part) == expected
-    assert {_source(k) for k in part} >= {"security_lake_cloudtrail", "security_lake_vpcflow"}
+    assert {_source(k) for k in part} >= {
+        "security_lake_cloudtrail", "security_lake_vpcflow", "firehose_cloudtrail"}
     assert all(part[k].read_bytes() == files[k].read_bytes() for k in part)
     assert summary.guardduty == landing[1].guardduty  # exports name no delivery time: all kept
     assert 0 < summary.cloudtrail.files < landing[1].cloudtrail.files
@@ -532,19 +606,29 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
         assert 0 < getattr(summary, name).records == sum(
             pq.read_metadata(p).num_rows for k, p in part.items() if _source(k) == name
         ) < getattr(landing[1], name).records
+    assert 0 < summary.firehose_cloudtrail.records == sum(
+        len(json.loads(m)["logEvents"]) for k, p in part.items()
+        if _source(k) == "firehose_cloudtrail" for m in _gzip_members(p.read_bytes())
+        if json.loads(m)["messageType"] == "DATA_MESSAGE"
+    ) < landing[1].firehose_cloudtrail.records
     with pytest.raises(ValueError, match="hours"):
         generate(tmp_path / "bad", hours=(15, 13))
 
 
-def test_without_security_lake_the_region_is_delivered_natively(tmp_path: Path) -> None:
+def test_without_security_lake_nor_firehose_the_sites_are_delivered_natively(
+    tmp_path: Path,
+) -> None:
     """What the benchmark generates: its baselines read only the native formats."""
-    summary = generate(tmp_path, hours=(14, 14), security_lake=False)
+    summary = generate(tmp_path, hours=(14, 14), security_lake=False, firehose=False)
     part = _files(tmp_path)
     assert (summary.security_lake_cloudtrail, summary.security_lake_vpcflow) == (Count(), Count())
-    assert not [k for k in part if _source(k).startswith("security_lake")]
+    assert summary.firehose_cloudtrail == Count()
+    assert not [k for k in part if _source(k).startswith(("security_lake", "firehose"))]
     native = {_source(k) for k in part if _source(k) in ("cloudtrail", "vpcflow_parquet")
               and (_account(k), _region(k)) == SECURITY_LAKE_SITE}
     assert native == {"cloudtrail", "vpcflow_parquet"}
+    assert [k for k in part if _source(k) == "cloudtrail"
+            and (_account(k), _region(k)) == FIREHOSE_SITE]
 
 
 def test_remediation_adds_the_clean_up_beside_the_day(

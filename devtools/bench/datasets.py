@@ -74,8 +74,9 @@ def ensure_landing(
     log.info("generating the scale-%s landing zone under %s", label, root)
     began = time.perf_counter()
     # Native deliveries only: the DuckDB baselines and the floor read CloudTrail JSON and flow
-    # logs, not Security Lake's OCSF Parquet.
-    summary = generate(partial, scale=scale, workers=workers, hours=hours, security_lake=False)
+    # logs, not Security Lake's OCSF Parquet nor Firehose's CloudWatch Logs envelopes.
+    summary = generate(partial, scale=scale, workers=workers, hours=hours, security_lake=False,
+                       firehose=False)
     took = time.perf_counter() - began
     partial.rename(root)
     counts = {

@@ -15,11 +15,13 @@ from devtools.sample import attack
 from devtools.sample.actors import build_roster
 from devtools.sample.cloudtrail import region_stream, routine_slots, write_digests, write_trail
 from devtools.sample.dnslogs import QUERIES_PER_FLOW, Lookups, pool_lookups, write_query_log
+from devtools.sample.firehose import write_cloudtrail
 from devtools.sample.flowlogs import write_flow_log
 from devtools.sample.ground_truth import ATTACK
 from devtools.sample.guardduty import routine_exports, write_exports
 from devtools.sample.ids import Clock, Ids
 from devtools.sample.landscape import (
+    FIREHOSE_SITE,
     HOME_REGION,
     REGIONS,
     SECURITY_LAKE_SITE,
@@ -53,7 +55,7 @@ def check_hours(hours: tuple[int, int]) -> tuple[int, int]:
 class Plan:
     """What to generate: the day, the seed, routine volumes, the number of accounts, the
     delivery hours written (None: all) and whether ``SECURITY_LAKE_SITE`` is written as Security
-    Lake objects (else natively, like the rest)."""
+    Lake objects and ``FIREHOSE_SITE`` as Firehose objects (else natively, like the rest)."""
 
     day: date
     seed: int
@@ -62,11 +64,12 @@ class Plan:
     accounts: int
     hours: tuple[int, int] | None = None
     security_lake: bool = True
+    firehose: bool = True
 
     @classmethod
     def of(
         cls, scale: float, day: date, seed: int, hours: tuple[int, int] | None = None,
-        security_lake: bool = True,
+        security_lake: bool = True, firehose: bool = True,
     ) -> Plan:
         """The plan for ``scale`` (0: demo sample; 1: ~1M events and ~5M flow records)."""
         if scale < 0:
@@ -82,6 +85,7 @@ class Plan:
             account_count(events),
             hours,
             security_lake,
+            firehose,
         )
 
     def share(self, index: int) -> float:
@@ -99,12 +103,14 @@ def generate(
     workers: int = 1,
     hours: tuple[int, int] | None = None,
     security_lake: bool = True,
+    firehose: bool = True,
 ) -> Summary:
     """Write one day of CloudTrail, flow logs, Resolver query logs and GuardDuty under ``out_dir``
     (deterministic), one account's region as Security Lake objects instead
-    (``SECURITY_LAKE_SITE``; natively too with ``security_lake=False``); with
+    (``SECURITY_LAKE_SITE``; natively with ``security_lake=False``) and another's CloudTrail as
+    Firehose objects (``FIREHOSE_SITE``; natively with ``firehose=False``); with
     ``hours=(first, last)`` only the files delivered in those UTC hours."""
-    plan = Plan.of(scale, day, seed, hours, security_lake)
+    plan = Plan.of(scale, day, seed, hours, security_lake, firehose)
     log.info(
         "generating %s: %d accounts, ~%d events, ~%d flow records",
         day,
@@ -146,6 +152,12 @@ def generate_account(out_dir: Path, plan: Plan, index: int) -> Summary:
         if plan.security_lake and (acct, region) == SECURITY_LAKE_SITE:
             summary.security_lake_cloudtrail += write_api_activity(
                 sink, ids, clock, acct, region, stream
+            )
+            continue
+        if plan.firehose and (acct, region) == FIREHOSE_SITE:
+            cwl_ids = Ids(random.Random(f"{plan.seed}:{plan.day}:firehose:{acct}"))
+            summary.firehose_cloudtrail += write_cloudtrail(
+                sink, cwl_ids, clock, acct, region, stream
             )
             continue
         count, files = write_trail(sink, ids, clock, acct, region, stream)

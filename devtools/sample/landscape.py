@@ -23,6 +23,10 @@ PARQUET_FLOW_ACCOUNT = "444455556666"
 # native deliveries: nothing is counted twice. Its Resolver query logs and GuardDuty exports stay
 # native (trailwarden reads no Security Lake source for them).
 SECURITY_LAKE_SITE = ("444455556666", "us-west-2")
+# The (account, region) whose CloudTrail reaches the landing zone only through CloudWatch Logs, a
+# subscription filter and Firehose (envelopes under firehose/cloudtrail/), never natively. Its
+# region comes last in REGIONS, so the rest of the sample is generated as without it.
+FIREHOSE_SITE = ("111122223333", "us-west-2")
 # (account id, environment name, activity weight); more are derived when a scale needs them.
 KNOWN_ACCOUNTS = (
     ("111122223333", "prod", 3.0),

@@ -52,6 +52,7 @@ class Summary:
     dns: Count = field(default_factory=Count)
     security_lake_cloudtrail: Count = field(default_factory=Count)
     security_lake_vpcflow: Count = field(default_factory=Count)
+    firehose_cloudtrail: Count = field(default_factory=Count)
 
     def merge(self, other: Summary) -> Summary:
         """The sum of two summaries."""
@@ -75,7 +76,8 @@ class Sink:
 
     With ``hours=(first, last)`` only objects delivered in those UTC hours (inclusive) are
     written, byte for byte as in the whole day: the hour in the key's delivery stamp, else the
-    ``hour`` given (Security Lake objects); objects with neither (GuardDuty exports) always are.
+    ``hour`` given (Security Lake and Firehose objects); objects with neither (GuardDuty
+    exports) always are.
     """
 
     def __init__(self, root: Path, hours: tuple[int, int] | None = None) -> None:
