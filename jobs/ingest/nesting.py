@@ -1,13 +1,16 @@
 """JSON nesting depth (pure): a record nested deeper than ``ingest.max_nesting`` levels is
 quarantined with the reason, and the rest of its file lands.
 
-Spark's JSON parser (Jackson) stops at 1,000 levels: past that, a record would land with NULLs
-for every field after the fault. The depth is measured in Spark SQL on the record's text:
-escape pairs are removed and strings blanked first, so brackets inside a string (an
-attacker's user agent full of ``{``) never count; then the deepest point of the remaining
-``{ [ } ]`` is summed up in chunks of 4,096 brackets, which bounds the memory a hostile line
-of millions of brackets takes. Only a record with more opening brackets than the limit, string
-contents included, can be too deep: the others are cleared by one ``translate``.
+Spark's JSON parser (Jackson) stops at 1,000 levels: past that, a record reads as not valid
+JSON and a ``Records`` file holding it cannot be split; below that, text nested hundreds deep
+would land for every later reader (Python's ``json`` gives up near 1,000 levels too).
+
+The depth is measured in Spark SQL on the record's text: escape pairs are removed and strings
+blanked first, so brackets inside a string (an attacker's user agent full of ``{``) never
+count; then the deepest point of the remaining ``{ [ } ]`` is summed up in chunks of 4,096
+brackets, which bounds the memory a hostile line of millions of brackets takes. Only a record
+with more opening brackets than the limit, string contents included, can be too deep: the
+others are cleared by one ``translate``.
 """
 
 from __future__ import annotations
