@@ -10,7 +10,8 @@ blanked first, so brackets inside a string (an attacker's user agent full of ``{
 count; then the deepest point of the remaining ``{ [ } ]`` is summed up in chunks of 4,096
 brackets, which bounds the memory a hostile line of millions of brackets takes. Only a record
 with more opening brackets than the limit, string contents included, can be too deep: the
-others are cleared by one ``translate``.
+others are cleared by two byte-wise ``replace`` (``translate``, per character, cost 3 times
+more; measuring every record's depth 4 times more).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def depth_sql(text: str) -> str:
 def too_deep_sql(text: str, max_nesting: int) -> str:
     """SQL: whether the JSON text ``text`` is nested deeper than ``max_nesting`` levels; the
     depth is measured only when more than ``max_nesting`` brackets open in it."""
-    opens = f"length({text}) - length(translate({text}, '{{[', ''))"
+    opens = f"octet_length({text}) - octet_length(replace(replace({text}, '{{', ''), '[', ''))"
     return f"({opens} > {int(max_nesting)} AND {depth_sql(text)} > {int(max_nesting)})"
 
 
