@@ -1,7 +1,8 @@
 """Faults one file or record can carry, each isolated: a gzip bomb and an oversized file are
-quarantined unread, event times out of bounds are quarantined per source, a malformed date
-folder is unrecognised, and a file re-delivered with new content is read again without
-duplicating a row. Exact reasons, rows and per-file accounting."""
+quarantined unread, event times out of bounds and records nested past ``ingest.max_nesting``
+are quarantined per source, a malformed date folder is unrecognised, and a file re-delivered
+with new content is read again without duplicating a row. Exact reasons, rows and per-file
+accounting."""
 
 from __future__ import annotations
 
@@ -37,6 +38,34 @@ from tests.support.landing_fixtures import (
 DNS_DIR = f"AWSLogs/{ACCOUNT}/vpcdnsquerylogs/vpc-0f/2026/11/20"
 CT_FILE = f"{CT_DIR}/{ACCOUNT}_CloudTrail_us-east-1_20261120T1000Z_times.json"
 FUTURE = "is more than 1 day after the run started"
+MAX_NESTING = 40
+DEEPER = f"nested deeper than {MAX_NESTING} levels"
+DEEP = '"__deep__"'  # replaced in a file's text by brackets nested the given levels deep
+BRACKETS_UA = "Mozilla/5.0 " + "{[" * 3000 + "\\" + "]}" * 40  # one string: depth 0
+
+
+def _deep(text: str, levels: int) -> str:
+    return text.replace(DEEP, "[" * levels + "]" * levels)
+
+
+def _nesting_lines() -> dict[str, str]:
+    """Line-delimited files whose second line nests past Jackson's 1,000 levels (after the
+    record's time and id), and a GuardDuty finding one level past ``MAX_NESTING``."""
+    service = finding("g-deep", "2026-11-20T14:20:00.000Z", 1)["service"]
+    return {
+        "deep-lines.json": _deep(json.dumps(event(10, eventID="n-ok")) + "\n"
+                                 + json.dumps(event(11, eventID="n-1100", tlsDetails=DEEP[1:-1]))
+                                 + "\n", 1100),
+        "nesting.jsonl": "\n".join([
+            json.dumps(finding("g-n-ok", "2026-11-20T14:20:00.000Z", 1)),
+            _deep(json.dumps({**finding("g-deep", "2026-11-20T14:20:00.000Z", 1),
+                              "service": {**service, "additionalInfo": DEEP[1:-1]}}), 1100),
+            _deep(json.dumps({**finding("g-41", "2026-11-20T14:20:00.000Z", 1),
+                              "partition": DEEP[1:-1]}), MAX_NESTING),
+        ]) + "\n",
+        "nesting.log": _query("shallow.example.", "2026-11-20T14:00:00Z") + "\n" + _deep(
+            _query("deep.example.", "2026-11-20T14:00:00Z")[:-1] + f', "srcids": {DEEP}}}', 1100),
+    }
 
 
 def _query(name: str, when: str) -> str:
@@ -76,6 +105,19 @@ def write_faults(root: Path) -> None:
     put(f"{CT_DIR}/oversized.json", records_file([event(n) for n in range(200)]))
     put(f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/13/45/baddate.json",
         records_file([event(5, eventID="t-5")]))
+    put(f"{CT_DIR}/nesting.json", _deep(records_file([  # depth 1 + the brackets' levels
+        event(7, eventID="n-40", requestParameters=DEEP[1:-1]),
+        event(8, eventID="n-41", requestParameters={"a": DEEP[1:-1]}),
+        event(9, eventID="n-ua", userAgent=BRACKETS_UA, requestParameters={"p": "{" * 2000}),
+    ]).decode(), MAX_NESTING - 1).encode())
+    put(f"{CT_DIR}/deepfile.json", _deep(records_file([
+        event(12, eventID="n-file"), event(13, eventID="n-file-1100", tlsDetails=DEEP[1:-1]),
+    ]).decode(), 1100).encode())
+    lines = _nesting_lines()
+    put(f"{CT_DIR}/deep-lines.json", lines["deep-lines.json"].encode())
+    put(f"{GD_DIR}/nesting.jsonl", lines["nesting.jsonl"].encode())
+    put(f"{DNS_DIR}/{ACCOUNT}_vpcdnsquerylogs_vpc-0f_20261120T1000Z_n.log",
+        lines["nesting.log"].encode())
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +126,8 @@ def runs(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple
     write_faults(tmp / "landing")
     conf = load_config("test", [f"landing={tmp / 'landing'}", f"lakehouse={tmp / 'lake'}",
                                 "ingest.max_file_bytes=100000",
-                                "ingest.max_decompressed_bytes=1048576"])
+                                "ingest.max_decompressed_bytes=1048576",
+                                f"ingest.max_nesting={MAX_NESTING}"])
     first = {a.source: a for a in run_ingest(spark, conf, "faults-1")}
     redelivered = tmp / "landing" / CT_FILE  # same key, new content: t-1 again and t-6
     redelivered.write_bytes(records_file([event(1, eventID="t-1"), event(6, eventID="t-6")]))
@@ -102,12 +145,12 @@ def test_each_fault_is_quarantined_with_its_reason(
 ) -> None:
     conf, first, _ = runs
     assert first == {
-        "cloudtrail": Accounting("cloudtrail", files=3, records_read=6, rows_written=1,
-                                 quarantined=5),
+        "cloudtrail": Accounting("cloudtrail", files=6, records_read=12, rows_written=4,
+                                 quarantined=8),
         "vpcflow": Accounting("vpcflow", files=1, records_read=4, rows_written=1, quarantined=3),
-        "guardduty": Accounting("guardduty", files=1, records_read=3, rows_written=1,
-                                quarantined=2),
-        "dns": Accounting("dns", files=1, records_read=2, rows_written=1, quarantined=1),
+        "guardduty": Accounting("guardduty", files=2, records_read=6, rows_written=2,
+                                quarantined=4),
+        "dns": Accounting("dns", files=2, records_read=4, rows_written=2, quarantined=2),
         "unrecognized": Accounting("unrecognized", files=1, records_read=1, quarantined=1),
     }
     got = sorted((r.source, Path(r.source_file).name, r.record_index, r.reason)
@@ -130,13 +173,48 @@ def test_each_fault_is_quarantined_with_its_reason(
          "query_time is before 2020-01-01"),
         ("unrecognized", "baddate.json", None,
          "the delivery date in the path is not a valid /YYYY/MM/DD/ date"),
+        ("cloudtrail", "nesting.json", 1, DEEPER),
+        ("cloudtrail", "deepfile.json", 1, DEEPER),  # Jackson cannot split it: one record
+        ("cloudtrail", "deep-lines.json", 2, DEEPER),
+        ("guardduty", "nesting.jsonl", 2, DEEPER),
+        ("guardduty", "nesting.jsonl", 3, DEEPER),
+        ("dns", f"{ACCOUNT}_vpcdnsquerylogs_vpc-0f_20261120T1000Z_n.log", 2, DEEPER),
     ])
     keys = {t: sorted(r[0] for r in spark.read.format("delta").load(t.path(conf["lakehouse"]))
                       .select(k).collect())
             for t, k in ((VPCFLOW.table, "interface_id"), (GUARDDUTY.table, "finding_id"),
                          (DNS.table, "query_name"))}
-    assert keys == {VPCFLOW.table: ["eni-ok"], GUARDDUTY.table: ["g-ok"],
-                    DNS.table: ["ok.example."]}
+    assert keys == {VPCFLOW.table: ["eni-ok"], GUARDDUTY.table: ["g-n-ok", "g-ok"],
+                    DNS.table: ["ok.example.", "shallow.example."]}
+
+
+def test_records_nested_too_deep_are_quarantined_and_the_rest_lands(
+    spark: SparkSession, runs: tuple[Any, ...]
+) -> None:
+    conf, _, _ = runs
+    events = {r.event_id: r for r in _rows(spark, conf, CLOUDTRAIL.table)
+              if r.event_id.startswith("n-")}
+    assert sorted(events) == ["n-40", "n-ok", "n-ua"]
+    assert events["n-40"].request_parameters == "[" * 39 + "]" * 39  # exactly the limit
+    assert events["n-ua"].user_agent == BRACKETS_UA  # brackets in strings do not count
+    assert events["n-ua"].request_parameters == json.dumps({"p": "{" * 2000}, separators=(",", ":"))
+    manifest = {Path(r.path).name: (r.status, r.records_read, r.rows_written, r.duplicates,
+                                    r.quarantined, r.reason)
+                for r in _rows(spark, conf, lakehouse.INGESTED_FILES)
+                if r.run_id == "faults-1" and ("nesting" in r.path or "deep" in r.path
+                                               or r.path.endswith("_n.log"))}
+    assert manifest == {
+        "nesting.json": ("ingested", 3, 2, 0, 1, None),
+        "deepfile.json": ("ingested", 1, 0, 0, 1, None),
+        "deep-lines.json": ("ingested", 2, 1, 0, 1, None),
+        "nesting.jsonl": ("ingested", 3, 1, 0, 2, None),
+        f"{ACCOUNT}_vpcdnsquerylogs_vpc-0f_20261120T1000Z_n.log": ("ingested", 2, 1, 0, 1, None),
+    }
+    raw = {(Path(r.source_file).name, r.record_index): r.raw
+           for r in _rows(spark, conf, lakehouse.QUARANTINE) if r.reason == DEEPER}
+    line = _nesting_lines()["deep-lines.json"].split("\n")[1]
+    assert raw[("deep-lines.json", 2)] == line[:4096]  # ingest.raw_max_chars of its text
+    assert json.loads(raw[("nesting.json", 1)])["eventID"] == "n-41"
 
 
 def test_a_redelivered_file_is_read_again_and_lands_once(
@@ -145,7 +223,8 @@ def test_a_redelivered_file_is_read_again_and_lands_once(
     conf, _, second = runs
     assert second == {"cloudtrail": Accounting("cloudtrail", files=1, records_read=2,
                                                rows_written=1, duplicates=1)}
-    events = sorted((r.event_id, r.run_id) for r in _rows(spark, conf, CLOUDTRAIL.table))
+    events = sorted((r.event_id, r.run_id) for r in _rows(spark, conf, CLOUDTRAIL.table)
+                    if r.event_id.startswith("t-"))
     assert events == [("t-1", "faults-1"), ("t-6", "faults-2")]
     manifest = sorted((r.run_id, r.status, r.records_read, r.rows_written, r.duplicates,
                        r.quarantined) for r in _rows(spark, conf, lakehouse.INGESTED_FILES)

@@ -4,7 +4,8 @@ extreme times) plus a gzip bomb and an oversized file, ingested in one in-proces
 
 The run must finish, every file must be in the manifest with its own balanced accounting that
 matches the rows it left in silver and quarantine, every record of an untouched file and every
-untouched record of a file with one mutated record must land, and a rerun adds nothing.
+untouched record of a file with one mutated record must land, every deeply nested line is
+quarantined as nested too deep, and a rerun adds nothing.
 """
 
 from __future__ import annotations
@@ -146,10 +147,12 @@ def _mutate_bytes(rng: random.Random, data: bytes) -> tuple[str, bytes]:
 
 @dataclass
 class Fuzzed:
-    """What the fuzzer wrote: every file's path, and the records that must land, per source."""
+    """What the fuzzer wrote: every file's path, the records that must land, per source, and
+    the lines nested past the limit (path, 1-based line)."""
 
     paths: set[str] = field(default_factory=set)
     must_land: dict[str, set[str]] = field(default_factory=dict)
+    deep: set[tuple[str, int]] = field(default_factory=set)
     kinds: dict[str, int] = field(default_factory=dict)
 
 
@@ -183,6 +186,8 @@ def write_fuzzed_landing(root: Path, seed: int = SEED) -> Fuzzed:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
             out.paths.add(local_uri(str(root / rel)))
+            if kind == "deep_value":
+                out.deep.add((local_uri(str(root / rel)), hit + 1))
     ct_dir = root / f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{DAY}"
     member = gzip.compress(b"\0" * (1 << 20), mtime=0)
     (ct_dir / "bomb.json.gz").write_bytes(member * 64)  # 64 MiB in ~65 KB, 64 gzip members
@@ -259,6 +264,16 @@ def test_every_good_record_lands(spark: SparkSession, fuzzed: tuple[Any, ...]) -
         missing = written.must_land[spec.name] - keys
         assert not missing, f"{spec.name}: {sorted(missing)[:5]}"
         assert len(written.must_land[spec.name]) > FILES_PER_SOURCE
+
+
+def test_deeply_nested_lines_are_quarantined_as_such(
+    spark: SparkSession, fuzzed: tuple[Any, ...]
+) -> None:
+    conf, written, _ = fuzzed
+    rows = _table(spark, conf, lakehouse.QUARANTINE).where(
+        "reason = 'nested deeper than 100 levels'").collect()
+    assert {(r.source_file, r.record_index) for r in rows} == written.deep
+    assert len(written.deep) > 10
 
 
 def test_times_out_of_bounds_never_land(spark: SparkSession, fuzzed: tuple[Any, ...]) -> None:

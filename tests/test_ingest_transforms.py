@@ -8,7 +8,9 @@ from datetime import datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.ingest.nesting import depth_sql, limit_nesting
 from jobs.runtime.frames import local_frame
+from jobs.sources import GUARDDUTY, VPCFLOW
 from jobs.sources.cloudtrail import normalize_records
 from jobs.sources.guardduty import normalize_findings
 from jobs.sources.json_records import split_records
@@ -204,3 +206,46 @@ def test_guardduty_finding_is_typed(spark: SparkSession) -> None:
             good.remote_ip, good.remote_port, good.finding_count, good.reason) == (
         "f-1", 8.0, "high", "i-0abc", "141.94.96.144", 7777, 4, None)
     assert rows[2].reason == "updatedAt missing or does not parse"
+
+
+def test_nesting_depth_counts_brackets_outside_strings_only(spark: SparkSession) -> None:
+    texts = {
+        "scalar": '"x"', "empty": "{}", "three": '{"a": [{"b": 1}], "c": []}',
+        "strings": json.dumps({"ua": "{[" * 3000, "q": "]}" * 20 + '"{'}),
+        "escapes": r'{"a": "\\", "b": [["x\"[[", "\\\"{"]]}',
+        "chunks": "[" * 5000 + "]" * 5000,  # across the 4,096-bracket chunks
+        "unbalanced": "]]}[{",
+    }
+    got = dict(local_frame(spark, list(texts.items()), "name string, text string")
+               .select("name", F.expr(depth_sql("text"))).collect())
+    assert got == {"scalar": 0, "empty": 1, "three": 3, "strings": 1, "escapes": 3,
+                   "chunks": 5000, "unbalanced": 0}
+
+
+def test_limit_nesting_quarantines_records_past_the_limit_only(spark: SparkSession) -> None:
+    def deep(levels: int) -> str:
+        return "[" * levels + "]" * levels
+
+    rows = [  # source_file (case), record_index, record, reason, finding_json
+        ("at limit", 1, None, None, deep(3)),
+        ("past limit", 2, None, None, deep(4)),
+        ("bad and past", 3, deep(4), "record is not valid JSON", None),
+        ("bad", 4, "[", "record is not valid JSON", None),
+        ("file row", None, deep(9), "file is not JSON", None),
+        ("skipped", 5, deep(9), "skipped: CloudWatch Logs control message", None),
+        ("in strings", 6, None, None, json.dumps(["{" * 10, "[[[[["])),
+    ]
+    parsed = local_frame(spark, rows, "source_file string, record_index bigint, record string,"
+                                      " reason string, finding_json string")
+    got = {r.source_file: (r.reason, r.record)
+           for r in limit_nesting(parsed, GUARDDUTY, 3).collect()}
+    assert got == {
+        "at limit": (None, None),
+        "past limit": ("nested deeper than 3 levels", deep(4)),
+        "bad and past": ("nested deeper than 3 levels", deep(4)),
+        "bad": ("record is not valid JSON", "["),
+        "file row": ("file is not JSON", deep(9)),
+        "skipped": ("skipped: CloudWatch Logs control message", deep(9)),
+        "in strings": (None, None),
+    }
+    assert limit_nesting(parsed, VPCFLOW, 3) is parsed  # not a JSON source

@@ -31,6 +31,7 @@ from jobs.ingest.discover import (
     quarantine_messages,
 )
 from jobs.ingest.limits import FileLimits, screen
+from jobs.ingest.nesting import limit_nesting
 from jobs.ingest.write import (
     FileOutcome,
     add_quarantine,
@@ -134,19 +135,21 @@ def _order(source: LogSource) -> list[Column]:
 def prepare(
     spark: SparkSession, source: LogSource, files: list[landing.LandingFile],
     checks: dict[str, Any], run_id: str, now: datetime, raw_max: int, *,
-    refused: dict[str, str] | None = None, max_future: str = "1 day",
+    refused: dict[str, str] | None = None, max_future: str = "1 day", max_nesting: int = 100,
     redelivered: frozenset[str] = frozenset(),
 ) -> Batch:
-    """Parse, bound, deduplicate and validate one source's new files; nothing is written.
+    """Parse, limit nesting, bound, deduplicate and validate one source's new files; nothing is
+    written.
 
     ``refused`` maps the files a limit keeps from being read to the reason; ``max_future`` is
-    how far after ``now`` an event time may lie; ``redelivered`` names files read before in
-    another version.
+    how far after ``now`` an event time may lie; ``max_nesting`` how deep a JSON record may
+    nest; ``redelivered`` names files read before in another version.
     """
     refused = refused or {}
     readable = [f.path for f in files if f.path not in refused]
     rows = (source.parse(spark, readable, raw_max, run_id, F.lit(now)) if readable
             else local_frame(spark, [], _parsed_schema(source)))
+    rows = limit_nesting(rows, source, max_nesting)
     parsed = materialize(bound_times(rows, source, now, max_future, parse_duration(max_future)))
     skipped = F.col("reason").startswith("skipped:")
     counted = parsed.groupBy("source_file").agg(
@@ -292,6 +295,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
     ingest_conf = conf.get("ingest", {})
     raw_max = int(ingest_conf.get("raw_max_chars", 4096))
     max_future = str(ingest_conf.get("max_future", "1 day"))
+    max_nesting = int(ingest_conf.get("max_nesting", 100))
     extra = {name: tuple(prefixes) for name, prefixes in
              (ingest_conf.get("extra_prefixes") or {}).items()}
     for table in INGEST_TABLES:
@@ -320,7 +324,7 @@ def run_ingest(spark: SparkSession, conf: dict[str, Any], run_id: str) -> list[A
                 refused = screen(groups[source.name], limits, opener)
                 batches.append(prepare(spark, source, groups[source.name], checks, run_id,
                                        started, raw_max, refused=refused, max_future=max_future,
-                                       redelivered=redelivered))
+                                       max_nesting=max_nesting, redelivered=redelivered))
         outcomes = [b.quality for b in batches if b.quality]
         for outcome in outcomes:
             raise_on_fail(outcome)  # before anything is written

@@ -34,7 +34,9 @@ class LogSource:
     delivery layout); ``digest_markers`` mark files of the source that hold no records (skipped).
     ``key`` identifies a row (a batch keeps one row per key); with ``upsert_on`` (a version
     column) a newer row replaces the stored one, else a stored key is never rewritten.
-    ``raw_column`` holds a good row's raw text (quarantined with it when a check rejects it).
+    ``raw_column`` holds a good row's raw text (quarantined with it when a check rejects it);
+    ``raw_is_json`` says that text is one JSON document, nested at most ``ingest.max_nesting``
+    levels deep or quarantined.
     Detections read the table as view ``view``, windowed on ``time_expression``, with
     ``view_extras`` added by ``add_view_columns`` (pure) and ``asn_lookups`` (address column ->
     prefix of the ``<prefix>asn``, ``as_org``, ``is_hosting`` columns). ``heavy_columns`` are left
@@ -57,6 +59,7 @@ class LogSource:
     time_expression: str
     case_time_column: str
     upsert_on: str | None = None
+    raw_is_json: bool = False
     digest_markers: tuple[str, ...] = ()
     view_extras: StructType = StructType([])
     add_view_columns: Callable[[DataFrame], DataFrame] | None = None

@@ -158,6 +158,7 @@ CLOUDTRAIL = LogSource(
     table=Table("silver/cloudtrail_events", CLOUDTRAIL_EVENTS, ("event_date",)),
     key="event_id",
     raw_column="record_json",
+    raw_is_json=True,
     parse=parse,
     view="cloudtrail_events",
     time_expression="event_time",

@@ -141,6 +141,7 @@ DNS = LogSource(
     table=Table("silver/dns_queries", DNS_QUERIES, ("event_date",)),
     key="query_id",
     raw_column="record_json",
+    raw_is_json=True,
     parse=parse,
     view="dns_queries",
     time_expression="query_time",

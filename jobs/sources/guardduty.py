@@ -95,6 +95,7 @@ GUARDDUTY = LogSource(
     key="finding_id",
     upsert_on="updated_at",
     raw_column="finding_json",
+    raw_is_json=True,
     parse=json_parser(normalize_findings),
     view="guardduty_findings",
     time_expression="coalesce(first_seen, updated_at)",
