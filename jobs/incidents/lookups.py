@@ -7,6 +7,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.incidents.scope import in_nic_vpc, nic_keys
+
 
 def pool_lookups(queries: DataFrame, nics: DataFrame, pools: DataFrame) -> DataFrame:
     """Resolver queries from an incident's instances that looked up a mining-pool name: the name
@@ -20,16 +22,8 @@ def pool_lookups(queries: DataFrame, nics: DataFrame, pools: DataFrame) -> DataF
     ``query_time``, ``query_name``, ``query_type``, ``rcode``, ``answers`` (``TYPE data``),
     ``answer_ips``, ``pool_names``; one row per (incident, query).
     """
-    n = nics.select(
-        "incident_id",
-        F.col("instance_id").alias("nic_instance_id"),
-        F.col("private_ip").alias("nic_ip"),
-        F.col("account_id").alias("nic_account"),
-        F.col("vpc_id").alias("nic_vpc"),
-    )
-    same_vpc = (
-        F.col("nic_vpc").isNull() | F.col("vpc_id").isNull() | (F.col("nic_vpc") == F.col("vpc_id"))
-    )
+    n = nic_keys(nics)
+    same_vpc = in_nic_vpc()
     instances = n.select("incident_id", "nic_instance_id").distinct()
     by_instance = queries.join(
         F.broadcast(instances), F.col("instance_id") == F.col("nic_instance_id")
@@ -37,7 +31,7 @@ def pool_lookups(queries: DataFrame, nics: DataFrame, pools: DataFrame) -> DataF
     by_src = queries.join(
         F.broadcast(n),
         (F.col("srcaddr") == F.col("nic_ip")) & (F.col("account_id") == F.col("nic_account")),
-    ).where(same_vpc).drop("nic_ip", "nic_account", "nic_vpc")
+    ).where(same_vpc).drop("nic_eni", "nic_ip", "nic_account", "nic_vpc")
     theirs = by_instance.unionByName(by_src).dropDuplicates(["incident_id", "query_id"])
     names = theirs.select(
         "incident_id",

@@ -198,6 +198,25 @@ def created_by(created: DataFrame, windows: DataFrame) -> DataFrame:
     )
 
 
+def nic_keys(nics: DataFrame) -> DataFrame:
+    """An incident's interfaces as join keys: ``incident_id``, ``nic_instance_id``,
+    ``nic_eni``, ``nic_ip``, ``nic_account``, ``nic_vpc``."""
+    return nics.select(
+        "incident_id",
+        F.col("instance_id").alias("nic_instance_id"),
+        F.col("eni_id").alias("nic_eni"),
+        F.col("private_ip").alias("nic_ip"),
+        F.col("account_id").alias("nic_account"),
+        F.col("vpc_id").alias("nic_vpc"),
+    )
+
+
+def in_nic_vpc() -> Column:
+    """A record's ``vpc_id`` is its interface's, or either is unknown."""
+    nic, vpc = F.col("nic_vpc"), F.col("vpc_id")
+    return nic.isNull() | vpc.isNull() | (nic == vpc)
+
+
 def incident_flows(flows: DataFrame, nics: DataFrame) -> DataFrame:
     """Flow records on an incident's interfaces: by ``interface_id``, or by private address in
     the same account (and VPC, when both name it).
@@ -206,17 +225,8 @@ def incident_flows(flows: DataFrame, nics: DataFrame) -> DataFrame:
     ``vpc_id``. Adds ``incident_id``, ``nic_instance_id``, ``local_ip``, ``peer_ip``,
     ``local_port``, ``peer_port``; one row per (incident, flow).
     """
-    n = nics.select(
-        "incident_id",
-        F.col("instance_id").alias("nic_instance_id"),
-        F.col("eni_id").alias("nic_eni"),
-        F.col("private_ip").alias("nic_ip"),
-        F.col("account_id").alias("nic_account"),
-        F.col("vpc_id").alias("nic_vpc"),
-    )
-    same_vpc = (
-        F.col("nic_vpc").isNull() | F.col("vpc_id").isNull() | (F.col("nic_vpc") == F.col("vpc_id"))
-    )
+    n = nic_keys(nics)
+    same_vpc = in_nic_vpc()
     by_eni = flows.join(F.broadcast(n), F.col("interface_id") == F.col("nic_eni"))
     by_src = flows.join(
         F.broadcast(n),
