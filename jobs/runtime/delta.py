@@ -3,6 +3,8 @@ properties) and the keyed MERGEs every writer uses, so that a rerun never duplic
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,12 @@ from typing import Any
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
+
+# A log file that only a commit writes (versions, checkpoints, staged commits); hidden files
+# (".N.json.crc", temporary files) are written before a commit and prove nothing.
+COMMIT_FILE = re.compile(r"\d{20}\..*|_last_checkpoint")
+# On S3 another writer may be creating the same table; its log is left alone this long.
+S3_CREATION_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +44,7 @@ class Table:
             if self._add_missing_columns(spark, table, lakehouse):
                 table = DeltaTable.forPath(spark, self.path(lakehouse))  # the altered snapshot
             return table
+        self._clear_unfinished_creation(spark, lakehouse)
         builder = DeltaTable.createIfNotExists(spark).location(self.path(lakehouse))
         builder = builder.addColumns(self.schema)
         if self.partition_by:
@@ -43,6 +52,26 @@ class Table:
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         return builder.execute()
+
+    def _clear_unfinished_creation(self, spark: SparkSession, lakehouse: str) -> None:
+        """Remove a ``_delta_log`` that holds no commit: a run killed while creating the table
+        leaves one, and Delta then refuses both to read the table and to create it. Nothing was
+        ever committed there, so nothing is lost. On S3 (no writer lock) a log younger than
+        ``S3_CREATION_GRACE_SECONDS`` may be another run's creation in progress and stays."""
+        jvm = spark.sparkContext._jvm
+        log = jvm.org.apache.hadoop.fs.Path(f"{self.path(lakehouse)}/_delta_log")
+        fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        if not fs.exists(log):
+            return
+        files, listing = [], fs.listFiles(log, True)
+        while listing.hasNext():
+            files.append(listing.next())
+        if any(COMMIT_FILE.fullmatch(f.getPath().getName()) for f in files):
+            return
+        newest = max((f.getModificationTime() for f in files), default=0) / 1000
+        if lakehouse.startswith("s3") and time.time() - newest < S3_CREATION_GRACE_SECONDS:
+            return
+        fs.delete(log, True)
 
     def _add_missing_columns(self, spark: SparkSession, table: DeltaTable, lakehouse: str) -> bool:
         present = set(table.toDF().columns)
