@@ -75,7 +75,9 @@ def test_has_positive_and_negative_cases(detection: Detection) -> None:
 
 
 @BY_NAME
-def test_sql_analyzes_against_the_contracts(empty_views: SparkSession, detection: Detection) -> None:
+def test_sql_analyzes_against_the_contracts(
+    empty_views: SparkSession, detection: Detection
+) -> None:
     params = detection_params(detection, load_settings(), load_config("test"))
     start, end = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)
     rows = evaluate(empty_views, detection, params, start, end)  # raises unless it analyzes
