@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import SparkSession
@@ -79,7 +79,7 @@ def test_sql_analyzes_against_the_contracts(
     empty_views: SparkSession, detection: Detection
 ) -> None:
     params = detection_params(detection, load_settings(), load_config("test"))
-    start, end = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
     rows = evaluate(empty_views, detection, params, start, end)  # raises unless it analyzes
     check_output(detection, rows.schema)
     if "severity" in rows.columns:

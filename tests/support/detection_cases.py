@@ -200,7 +200,7 @@ def mismatches(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> 
         problems.append(
             f"expected {len(expected)} alerts, got {len(actual)}: {[a['title'] for a in actual]}"
         )
-    for i, (want, got) in enumerate(zip(expected, actual)):
+    for i, (want, got) in enumerate(zip(expected, actual, strict=False)):
         for key, value in want.items():
             if got.get(key) != value:
                 problems.append(f"alert {i} {key}: expected {value!r}, got {got.get(key)!r}")
