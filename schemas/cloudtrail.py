@@ -1,4 +1,4 @@
-"""CloudTrail contracts: the raw record as read from JSON and the \
+"""CloudTrail contracts: the raw record as read from JSON and the
 ``silver/cloudtrail_events`` table.
 
 Every scalar in the raw record is read as a string and typed later with ``try_cast``: log fields

@@ -82,8 +82,8 @@ def enrichment(spark: SparkSession) -> Iterator[Enrichment]:
 def sample_lake(
     spark: SparkSession, enrichment: Enrichment, tmp_path_factory: pytest.TempPathFactory
 ) -> SampleLake:
-    """The sample through the pipeline, shared by the end-to-end modules (stages run on first \
-use)."""
+    """The sample through the pipeline, shared by the end-to-end modules (stages run on first
+    use)."""
     return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"), enrichment)
 
 

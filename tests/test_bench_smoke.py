@@ -1,4 +1,4 @@
-"""A smoke run of ``python -m devtools.bench`` at the smallest scale and one delivery hour \
+"""A smoke run of ``python -m devtools.bench`` at the smallest scale and one delivery hour
 (14 UTC, the
 attack's), with the suite's configuration overlay: the results document has its keys, and
 DuckDB's Parquet holds exactly as many rows as trailwarden's silver tables.

@@ -227,8 +227,8 @@ def detection_params(
     detection: Detection, settings: dict[str, Any], conf: dict[str, Any]
 ) -> dict[str, Any]:
     """Values bound to the SQL besides the window: shared params, the detection's own, and the
-    ``detect`` section's ``baseline_days``, ``baseline_warmup`` (as hours) and ``window`` \
-(as seconds)."""
+    ``detect`` section's ``baseline_days``, ``baseline_warmup`` (as hours) and ``window``
+    (as seconds)."""
     detect = conf.get("detect", {})
     params: dict[str, Any] = {
         "baseline_days": int(detect.get("baseline_days", 30)),

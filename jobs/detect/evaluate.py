@@ -1,6 +1,6 @@
 """Running one detection's SQL over a window, and shaping its evidence rows into alerts.
 
-A detection's SQL returns one row per piece of evidence \
+A detection's SQL returns one row per piece of evidence
 (``schemas.alerts.DETECTION_OUTPUT_REQUIRED``
 plus its dedupe keys, entity columns and title fields). ``to_alerts`` groups the rows by dedupe
 keys and event-time window into ``gold/alerts`` rows.
@@ -70,8 +70,8 @@ def evaluate(
 
 
 def check_output(detection: Detection, schema: StructType) -> None:
-    """Raise unless the SQL's output has the required columns and every column the metadata \
-names."""
+    """Raise unless the SQL's output has the required columns and every column the metadata
+    names."""
     types = {f.name: f.dataType.simpleString() for f in schema.fields}
     for name, expected in DETECTION_OUTPUT_REQUIRED.items():
         if types.get(name) != expected:

@@ -64,8 +64,8 @@ def split_records(files: DataFrame, raw_max_chars: int) -> DataFrame:
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
           WHEN 'array' THEN transform(from_json(value, 'array<string>'), (r, i) -> named_struct(
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
-          WHEN 'envelopes' THEN transform({log_events_sql("value", raw_max_chars)}, """
-        f"""e -> named_struct(
+          WHEN 'envelopes' THEN transform(
+              {log_events_sql("value", raw_max_chars)}, e -> named_struct(
               'record_index', e.record_index, 'record', e.record, 'file_reason', e.reason))
           WHEN 'lines' THEN filter(transform(split(value, '\\r?\\n'), (l, i) -> named_struct(
               'record_index', CAST(i + 1 AS BIGINT), 'record', {unwrap},

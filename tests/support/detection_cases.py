@@ -4,7 +4,7 @@ A case is ``{name, given: {view: [row, ...]}, expect: [alert, ...]}``. Rows name
 that matter; required bookkeeping columns get defaults, JSON columns may be written as YAML
 mappings, ``baselines`` rows feed the ``baseline_*`` views, ``intel_*`` rows replace the shipped
 intel lists. ``params`` overrides
-parameters (small thresholds keep cases short). An expected alert lists the alert fields to \
+parameters (small thresholds keep cases short). An expected alert lists the alert fields to
 compare (exactly); ``entities`` as
 ``type:value`` strings and ``evidence`` as ids.
 """
@@ -185,8 +185,8 @@ def _iso(ts: datetime) -> str:
 
 
 def plain(alert: dict[str, Any]) -> dict[str, Any]:
-    """An alert row as comparable plain values (times ISO, entities ``type:value``, evidence \
-ids)."""
+    """An alert row as comparable plain values (times ISO, entities ``type:value``, evidence
+    ids)."""
     out = {k: _iso(v) if isinstance(v, datetime) else v for k, v in alert.items()}
     out["entities"] = [f"{e['type']}:{e['value']}" for e in alert["entities"]]
     out["evidence"] = [e["id"] for e in alert["evidence"]]
