@@ -42,7 +42,9 @@ WITHOUT_SPARK: dict[str, frozenset[str] | None] = {
 def usage() -> str:
     lines = ["usage: spark-submit.sh <job> [options]", "", "jobs:"]
     lines += [f"  {name:<10} {help_}" for name, help_ in JOBS.items()]
-    lines.append(f"  {'sample':<10} write the deterministic sample landing zone (plain Python, no JVM)")
+    lines.append(
+        f"  {'sample':<10} write the deterministic sample landing zone (plain Python, no JVM)"
+    )
     return "\n".join(lines)
 
 

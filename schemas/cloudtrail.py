@@ -1,4 +1,5 @@
-"""CloudTrail contracts: the raw record as read from JSON and the ``silver/cloudtrail_events`` table.
+"""CloudTrail contracts: the raw record as read from JSON and the
+``silver/cloudtrail_events`` table.
 
 Every scalar in the raw record is read as a string and typed later with ``try_cast``: log fields
 are attacker-controlled, and a wrong JSON type must quarantine a record, not fail a file.
@@ -79,7 +80,8 @@ RAW_RECORD = StructType(
     + [StructField("insightDetails", StructType(_strings("state", "eventSource", "eventName")))]
 )
 
-# EventBridge wraps a CloudTrail event: {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}
+# EventBridge wraps a CloudTrail event:
+# {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}
 EVENTBRIDGE_ENVELOPE = StructType(_strings("detail-type", "detail"))
 
 CLOUDTRAIL_EVENTS = StructType(

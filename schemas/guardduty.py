@@ -36,7 +36,9 @@ _ACTION = StructType(
         ),
         StructField(
             "awsApiCallAction",
-            StructType(_strings("api", "serviceName") + [StructField("remoteIpDetails", _REMOTE_IP)]),
+            StructType(
+                _strings("api", "serviceName") + [StructField("remoteIpDetails", _REMOTE_IP)]
+            ),
         ),
         StructField(
             "dnsRequestAction", StructType(_strings("domain", "protocol", "blocked"))
@@ -56,7 +58,9 @@ RAW_FINDING = StructType(
             StructType(
                 _strings("resourceType")
                 + [
-                    StructField("instanceDetails", StructType(_strings("instanceId", "instanceType"))),
+                    StructField(
+                        "instanceDetails", StructType(_strings("instanceId", "instanceType"))
+                    ),
                     StructField(
                         "accessKeyDetails",
                         StructType(_strings("accessKeyId", "principalId", "userName", "userType")),
@@ -67,7 +71,10 @@ RAW_FINDING = StructType(
         StructField(
             "service",
             StructType(
-                _strings("serviceName", "detectorId", "eventFirstSeen", "eventLastSeen", "count", "archived")
+                _strings(
+                    "serviceName", "detectorId", "eventFirstSeen", "eventLastSeen", "count",
+                    "archived",
+                )
                 + [StructField("action", _ACTION)]
             ),
         ),

@@ -64,7 +64,9 @@ def jvm_usage(session: SparkSession) -> str:
 def shared_real() -> Path:
     """``../shared/data/real`` beside the checkout; tests using it skip where it is absent."""
     if not SHARED_REAL.is_dir():
-        pytest.skip(f"real AWS logs not found at {SHARED_REAL} (../shared is absent in a user's clone)")
+        pytest.skip(
+            f"real AWS logs not found at {SHARED_REAL} (../shared is absent in a user's clone)"
+        )
     return SHARED_REAL
 
 
@@ -80,7 +82,8 @@ def enrichment(spark: SparkSession) -> Iterator[Enrichment]:
 def sample_lake(
     spark: SparkSession, enrichment: Enrichment, tmp_path_factory: pytest.TempPathFactory
 ) -> SampleLake:
-    """The sample through the pipeline, shared by the end-to-end modules (stages run on first use)."""
+    """The sample through the pipeline, shared by the end-to-end modules (stages run on first
+    use)."""
     return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"), enrichment)
 
 

@@ -104,12 +104,15 @@ class Replay:
     lookalikes: set[str] = field(default_factory=set)
     sample_files: set[str] = field(default_factory=set)
 
-    def quiet_hits(self, ids: set[str] | None = None, files: set[str] | None = None) -> list[tuple[str, str, str]]:
+    def quiet_hits(
+        self, ids: set[str] | None = None, files: set[str] | None = None
+    ) -> list[tuple[str, str, str]]:
         """Medium+ alerts with evidence among ``ids`` or from ``files`` (benign sets)."""
         return sorted(
             (a["detection"], a["severity"], a["title"]) for a in self.alerts
             if a["severity"] in MEDIUM_OR_ABOVE
-            and ((ids is not None and a["evidence"] & ids) or (files is not None and a["files"] & files))
+            and ((ids is not None and a["evidence"] & ids)
+                 or (files is not None and a["files"] & files))
         )
 
     def covered(self, techniques: dict[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
@@ -162,7 +165,8 @@ def run_detections(
     start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
     out = []
     detections: list[Detection] = [
-        d for d in load_catalog() if "cloudtrail_events" in d.source_tables and is_enabled(d, settings)
+        d for d in load_catalog()
+        if "cloudtrail_events" in d.source_tables and is_enabled(d, settings)
     ]
     for d in detections:
         rows = evaluate(spark, d, detection_params(d, settings, conf), start, end)
@@ -179,7 +183,10 @@ def run_detections(
 
 def invictus_labels(real: Path) -> tuple[dict[str, set[str]], set[str]]:
     """Technique -> own event ids in the Invictus capture, and the untagged (background) ids."""
-    labels = [json.loads(line) for line in (real / "labeled/invictus-sigma-aws/event_labels.ndjson").open()]
+    labels = [
+        json.loads(line)
+        for line in (real / "labeled/invictus-sigma-aws/event_labels.ndjson").open()
+    ]
     records = {}
     for path in sorted((real / "invictus-sigma-aws/CloudTrail").glob("*.json")):
         for r in json.loads(path.read_text())["Records"]:
@@ -202,7 +209,10 @@ def invictus_labels(real: Path) -> tuple[dict[str, set[str]], set[str]]:
     for event_id in list(untagged):  # the stolen instance keys, used from the operator's address
         r = records[event_id]
         arn = (r.get("userIdentity") or {}).get("arn") or ""
-        if any(arn.endswith("/" + i) for i in stolen[STEAL_CREDENTIALS]) and r.get("sourceIPAddress") in operator[STEAL_CREDENTIALS]:
+        if (
+            any(arn.endswith("/" + i) for i in stolen[STEAL_CREDENTIALS])
+            and r.get("sourceIPAddress") in operator[STEAL_CREDENTIALS]
+        ):
             own[STEAL_CREDENTIALS].add(event_id)
             untagged.discard(event_id)
     return dict(own), untagged
@@ -239,13 +249,18 @@ def lookalike_file(real: Path, out: Path) -> tuple[Path, set[str]]:
         for n, line in enumerate(path.open()):
             case = json.loads(line)
             event = case["event"]
-            if case["expected"] or case.get("mocks") or not {"eventID", "eventTime"} <= event.keys():
+            if (
+                case["expected"] or case.get("mocks")
+                or not {"eventID", "eventTime"} <= event.keys()
+            ):
                 continue
             if same_call(event) in positives:
                 continue
             # Test cases reuse placeholder ids ("1", "1234"): each case gets its own.
             event_id = f"lookalike:{path.stem}:{n}"
-            records.append({**{k: v for k, v in event.items() if not k.startswith("p_")}, "eventID": event_id})
+            records.append(
+                {**{k: v for k, v in event.items() if not k.startswith("p_")}, "eventID": event_id}
+            )
             ids.add(event_id)
     target = out / "panther_lookalikes.json"
     target.write_text(json.dumps({"Records": records}))
@@ -315,8 +330,8 @@ def render(result: Replay, detections: list[Detection]) -> str:
     for label, hits in (
         (f"The Invictus capture's {len(result.untagged)} untagged events (Terraform warm-up and "
          "clean-up, AWS services, console, SSM agent)", result.benign_hits()),
-        (f"{len(result.lookalikes)} look-alike cases (Panther's labelled CloudTrail tests its rules "
-         "must not match)", result.quiet_hits(ids=result.lookalikes)),
+        (f"{len(result.lookalikes)} look-alike cases (Panther's labelled CloudTrail tests its "
+         "rules must not match)", result.quiet_hits(ids=result.lookalikes)),
         ("The sample day's CloudTrail (`python -m devtools.sample`) apart from its injected attack",
          sample_noise(result)),
     ):

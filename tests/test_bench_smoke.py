@@ -1,4 +1,5 @@
-"""A smoke run of ``python -m devtools.bench`` at the smallest scale and one delivery hour (14 UTC, the
+"""A smoke run of ``python -m devtools.bench`` at the smallest scale and one delivery hour
+(14 UTC, the
 attack's), with the suite's configuration overlay: the results document has its keys, and
 DuckDB's Parquet holds exactly as many rows as trailwarden's silver tables.
 
@@ -28,8 +29,9 @@ def run_bench(out: Path) -> dict:
     """``python -m devtools.bench`` at the smallest scale into ``out``; the results document."""
     with (out / "bench.log").open("wb") as log:
         proc = background.popen(
-            [sys.executable, "-m", "devtools.bench", "--scale", "0.001", "--hours", "14", "--env", "test",
-             "--no-incremental", "--out", str(out), "--docs", str(out / "benchmarks.md")],
+            [sys.executable, "-m", "devtools.bench", "--scale", "0.001", "--hours", "14",
+             "--env", "test", "--no-incremental", "--out", str(out),
+             "--docs", str(out / "benchmarks.md")],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
             stderr=subprocess.STDOUT,
         )

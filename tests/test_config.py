@@ -29,9 +29,11 @@ def test_shipped_configurations_are_valid(env: str | None) -> None:
         ("ingest.raw_max_chars=abc",
          "Configuration value ingest.raw_max_chars is invalid: 'abc' is not of type 'integer'."),
         ("response.target_share=2",
-         "Configuration value response.target_share is invalid: 2 is greater than the maximum of 1."),
+         "Configuration value response.target_share is invalid: 2 is greater than the maximum "
+         "of 1."),
         ("s3.commit_table.create=maybe",
-         "Configuration value s3.commit_table.create is invalid: 'maybe' is not of type 'boolean'."),
+         "Configuration value s3.commit_table.create is invalid: 'maybe' is not of type "
+         "'boolean'."),
         ("destinations.pager.url=https://example.invalid",
          "Configuration value destinations.pager is invalid: 'type' is a required property."),
     ],

@@ -48,12 +48,16 @@ def alert_id(detection_id: str, keys: list[str], window: datetime) -> str:
 def lake(sample_lake: SampleLake) -> dict[str, Any]:
     """The shared sample after ingest and detect (``tests/support/sample_lake.py``)."""
     sample_lake.stage1()
-    return {"conf": sample_lake.conf, "landing": sample_lake.landing, "summary": sample_lake.detected}
+    return {"conf": sample_lake.conf, "landing": sample_lake.landing,
+            "summary": sample_lake.detected}
 
 
 def _alerts(spark: SparkSession, conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
     path = lakehouse.ALERTS.path(conf["lakehouse"])
-    return {r["alert_id"]: r.asDict(recursive=True) for r in spark.read.format("delta").load(path).collect()}
+    return {
+        r["alert_id"]: r.asDict(recursive=True)
+        for r in spark.read.format("delta").load(path).collect()
+    }
 
 
 def _entities(alert: dict[str, Any]) -> set[str]:
@@ -79,7 +83,9 @@ def test_mission_attack_raises_its_alerts(
         alert_id("TW-CT-005", [ATTACK.account_id, ATTACK.security_group_id], HOUR_14): "high",
         alert_id("TW-CT-006", [ROOT_ARN], HOUR_14): "high",
         alert_id("TW-CT-007", [ROOT_ARN, ATTACK.instance_type], HOUR_14): "high",
-        alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14): (
+        alert_id(
+            "TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14
+        ): (
             "critical" if ATTACK.pool_ip in enrichment.intel["mining_pool_ips"] else "high"
         ),
         # Resolver query logs: the miners resolve the pool at 14:08 and mine from 14:09.
@@ -87,15 +93,18 @@ def test_mission_attack_raises_its_alerts(
         alert_id("TW-DN-002", [ATTACK.account_id, ATTACK.pool_ip], HOUR_14): "critical",
     }
     missing = [a for a in expected if a not in alerts]
-    assert not missing, f"missing alerts {missing}; have {[(a['detection_name'], a['title']) for a in alerts.values()]}"
+    assert not missing, (
+        f"missing alerts {missing}; "
+        f"have {[(a['detection_name'], a['title']) for a in alerts.values()]}"
+    )
     assert {a: alerts[a]["severity"] for a in expected} == expected
 
     burst = alerts[alert_id("TW-CT-006", [ROOT_ARN], HOUR_14)]
     assert burst["title"] == f"10 c5.4xlarge instances launched by {ROOT_ARN} within the hour"
     assert {f"instance:{i}" for i in ATTACK.instance_ids} | {f"eni:{e}" for e in ATTACK.eni_ids} | {
         f"security_group:{ATTACK.security_group_id}", f"key_pair:{ATTACK.key_name}",
-        f"image:{ATTACK.image_id}", f"access_key:{ATTACK.access_key_id}", f"ip:{ATTACK.attacker_ip}",
-        f"user:{ROOT_ARN}",
+        f"image:{ATTACK.image_id}", f"access_key:{ATTACK.access_key_id}",
+        f"ip:{ATTACK.attacker_ip}", f"user:{ROOT_ARN}",
     } == _entities(burst)
     assert burst["alert_time"] == ATTACK.run_instances.replace(tzinfo=None)
 
@@ -103,13 +112,18 @@ def test_mission_attack_raises_its_alerts(
     assert sg["title"] == f"Security group {ATTACK.security_group_id} opened port 22 to 0.0.0.0/0"
     key = alerts[alert_id("TW-CT-004", [ATTACK.account_id, ATTACK.key_name], HOUR_14)]
     assert {f"key_pair:{ATTACK.key_name}", f"key_pair:{ATTACK.key_pair_id}"} <= _entities(key)
-    mining = alerts[alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14)]
+    mining = alerts[
+        alert_id("TW-VF-001", [ATTACK.account_id, ATTACK.pool_ip, str(ATTACK.pool_port)], HOUR_14)
+    ]
     assert {f"instance:{i}" for i in ATTACK.instance_ids} | {f"eni:{e}" for e in ATTACK.eni_ids} | {
         f"ip:{ATTACK.pool_ip}"} == _entities(mining)
     recon = alerts[alert_id("TW-CT-001", [ATTACK.access_key_id, ATTACK.attacker_ip], HOUR_13)]
     assert recon["first_seen"] == ATTACK.recon.replace(tzinfo=None)
 
-    gd = [a for a in alerts.values() if a["detection_id"] == "TW-GD-001" and _entities(a) & ATTACK_MARKERS]
+    gd = [
+        a for a in alerts.values()
+        if a["detection_id"] == "TW-GD-001" and _entities(a) & ATTACK_MARKERS
+    ]
     assert [(a["severity"], a["title"].split(":")[0:2]) for a in gd] == [
         ("high", ["GuardDuty CryptoCurrency", "EC2/BitcoinTool.B"])
     ]
@@ -160,13 +174,18 @@ def test_retro_hunt_reports_without_writing(
     result = retro_hunt(spark, lake["conf"], "security_group_opened_to_world", HOUR_14,
                         HOUR_14 + timedelta(minutes=30), False, "hunt-1", enrichment)
     assert (result.new, result.changed, result.unchanged) == ([], [], 1)
-    assert parse_args(["--detection", "x", "--from", "2026-11-20", "--to", "2026-11-21"]).detection == "x"
+    assert parse_args(
+        ["--detection", "x", "--from", "2026-11-20", "--to", "2026-11-21"]
+    ).detection == "x"
 
 
 def test_late_files_reevaluate_their_window(spark: SparkSession, sample_lake: SampleLake) -> None:
     sample_lake.stage2()  # the clean-up calls of 14:44-14:50 arrive after the first run
-    runs = spark.read.format("delta").load(lakehouse.DETECTION_RUNS.path(sample_lake.conf["lakehouse"]))
-    late = {(r["detection_id"], r["window_start"]) for r in runs.where(F.col("run_id") == LATE_RUN).collect()
+    runs = spark.read.format("delta").load(
+        lakehouse.DETECTION_RUNS.path(sample_lake.conf["lakehouse"])
+    )
+    late = {(r["detection_id"], r["window_start"])
+            for r in runs.where(F.col("run_id") == LATE_RUN).collect()
             if r["reason"] == "late"}
     assert ("TW-CT-001", HOUR_14.replace(tzinfo=None)) in late
     assert not any(w == HOUR_13.replace(tzinfo=None) for _, w in late)

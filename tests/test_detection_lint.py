@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import SparkSession
@@ -75,9 +75,11 @@ def test_has_positive_and_negative_cases(detection: Detection) -> None:
 
 
 @BY_NAME
-def test_sql_analyzes_against_the_contracts(empty_views: SparkSession, detection: Detection) -> None:
+def test_sql_analyzes_against_the_contracts(
+    empty_views: SparkSession, detection: Detection
+) -> None:
     params = detection_params(detection, load_settings(), load_config("test"))
-    start, end = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
     rows = evaluate(empty_views, detection, params, start, end)  # raises unless it analyzes
     check_output(detection, rows.schema)
     if "severity" in rows.columns:

@@ -449,7 +449,10 @@ def test_disjoint_resolves_overlaps() -> None:
         (90, 120, 4, "straddles"),
         (200, 210, 5, "alone"),
     ]
-    assert refresh_asn.is_reserved(64512) and refresh_asn.is_reserved(4294967294) and not refresh_asn.is_reserved(15169)
+    assert (
+        refresh_asn.is_reserved(64512) and refresh_asn.is_reserved(4294967294)
+        and not refresh_asn.is_reserved(15169)
+    )
 
 
 def test_refresh_from_tarball(spark: SparkSession, tmp_path: Path) -> None:

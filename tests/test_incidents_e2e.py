@@ -1,5 +1,6 @@
 """End to end on the sample: generate -> ingest -> detect -> incidents; then the responder's
-clean-up lands and the next run marks the incident fixed. The sample's runs are shared with test_detect_job."""
+clean-up lands and the next run marks the incident fixed. The sample's runs are shared with
+test_detect_job."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def _attack(incidents: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def runs(spark: SparkSession, sample_lake: SampleLake) -> dict[str, Any]:
-    """The shared sample before and after the clean-up calls land (``tests/support/sample_lake.py``)."""
+    """The shared sample before and after the clean-up calls land
+    (``tests/support/sample_lake.py``)."""
     lake = sample_lake.stage2()
     alerts = [
         r.asDict(recursive=True)

@@ -180,7 +180,8 @@ def test_a_failed_fail_check_stops_the_run_before_anything_is_written(
 
 
 def _checkpointed(spark: SparkSession) -> set[int]:
-    """Ids of the RDDs kept by ``jobs.runtime.frames.materialize`` (Delta's own state caches aside)."""
+    """Ids of the RDDs kept by ``jobs.runtime.frames.materialize`` (Delta's own state caches
+    aside)."""
     rdds = spark.sparkContext._jsc.getPersistentRDDs()
     return {int(i) for i, rdd in rdds.items() if rdd.rdd().isLocallyCheckpointed()}
 

@@ -103,15 +103,23 @@ def test_labels_name_every_technique(replayed: Replay) -> None:
     assert all(replayed.stratus.values()) and all(replayed.invictus.values())
 
 
-def test_stratus_detonations_raise_medium_or_higher_alerts_on_their_own_calls(replayed: Replay) -> None:
+def test_stratus_detonations_raise_medium_or_higher_alerts_on_their_own_calls(
+    replayed: Replay
+) -> None:
     covered = set(replayed.covered(replayed.stratus))
-    assert covered == STRATUS, f"missed: {sorted(STRATUS - covered)}, gained: {sorted(covered - STRATUS)}"
+    assert covered == STRATUS, (
+        f"missed: {sorted(STRATUS - covered)}, gained: {sorted(covered - STRATUS)}"
+    )
     assert len(covered) >= 30
 
 
-def test_invictus_techniques_raise_medium_or_higher_alerts_on_their_own_calls(replayed: Replay) -> None:
+def test_invictus_techniques_raise_medium_or_higher_alerts_on_their_own_calls(
+    replayed: Replay
+) -> None:
     covered = set(replayed.covered(replayed.invictus))
-    assert covered == INVICTUS, f"missed: {sorted(INVICTUS - covered)}, gained: {sorted(covered - INVICTUS)}"
+    assert covered == INVICTUS, (
+        f"missed: {sorted(INVICTUS - covered)}, gained: {sorted(covered - INVICTUS)}"
+    )
     assert len(covered) >= 22
 
 
@@ -157,5 +165,8 @@ def test_refused_launches_are_attempts_not_launches(replayed: Replay) -> None:
 def test_assume_role_retries_after_role_creation_are_not_enumeration(replayed: Replay) -> None:
     """The operator's refused AssumeRole calls, each within seconds of creating the role, do not
     make a high (denied-reads) enumeration burst of the operator's IAM user."""
-    bursts = [a for a in replayed.alerts if a["detection"] == "enumeration_burst" and ":user/" in a["title"]]
+    bursts = [
+        a for a in replayed.alerts
+        if a["detection"] == "enumeration_burst" and ":user/" in a["title"]
+    ]
     assert bursts and all(a["severity"] == "medium" for a in bursts)

@@ -69,7 +69,8 @@ EXPECTED = {  # file name -> (detection, severity) of the alerts its events are 
     "aws.persistence.iam-backdoor-role.json": {("role_trust_opened", "high")},
     "aws.persistence.iam-backdoor-user.json": {("iam_user_credentials_created", "medium")},
     "aws.persistence.iam-create-admin-user.json": {
-        ("iam_admin_policy_granted", "high"), ("iam_user_credentials_created", "low"), ("iam_user_credentials_created", "medium"),
+        ("iam_admin_policy_granted", "high"), ("iam_user_credentials_created", "low"),
+        ("iam_user_credentials_created", "medium"),
     },
     "aws.persistence.iam-create-backdoor-role.json": {
         ("iam_admin_policy_granted", "high"), ("role_trust_opened", "high"),

@@ -205,7 +205,9 @@ def test_dns_lookups_show_the_pool_the_answer_and_the_address_reached_escaped() 
     row = next(line for line in table.splitlines() if "i-0efc93fe5098a9e3d" in line)
     assert row.count(" | ") == 9  # the name's pipes are escaped, not new columns
     assert "&lt;b&gt;x&lt;/b&gt;\\|\\*\\*\\[y\\](https\\://evil.example)" in row
-    assert row.endswith("| 141.94.96.144 |") and "Showing 3 of 5 lookups (2 more not shown)." in table
+    assert (
+        row.endswith("| 141.94.96.144 |") and "Showing 3 of 5 lookups (2 more not shown)." in table
+    )
     empty = render_markdown(incident(dns_lookups=[], dns_lookups_total=0), Target())
     assert "## DNS lookups" in empty and "_None found._" in empty.split("## DNS lookups")[1]
 

@@ -1,7 +1,8 @@
 """Two Spark processes (two "hosts") append to one Delta table on S3 at the same time, their
 commits serialized by the DynamoDB LogStore: both succeed, and no commit is lost or doubled.
 
-The race is a background job (``tests/support/background.py``, with its own moto server): it starts when
+The race is a background job (``tests/support/background.py``, with its own moto server): it
+starts when
 the suite is collected and runs beside the in-process tests; the test checks what it left."""
 
 from __future__ import annotations

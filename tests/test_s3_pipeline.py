@@ -13,7 +13,8 @@ zone). The bucket also notifies an SQS queue of every object it receives: the re
 through ``local[*]`` and reads that queue instead of listing, so every message announces a file
 the first run landed (a duplicate); it adds nothing and deletes every message.
 
-The runs are a background job (``tests/support/background.py``, with its own moto server and cluster):
+The runs are a background job (``tests/support/background.py``, with its own moto server and
+cluster):
 they start when the suite is collected and work beside the in-process tests; the test then
 ingests the same files from local disk in-process and compares.
 """

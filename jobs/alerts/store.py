@@ -28,6 +28,8 @@ def changes(existing: DataFrame, alerts: DataFrame) -> DataFrame:
 
 def merge_alerts(target: DeltaTable, changed: DataFrame) -> None:
     """MERGE new and changed alerts (from ``changes``) into ``gold/alerts``."""
-    updates = {f.name: f"s.{f.name}" for f in ALERTS.fields if f.name not in PRESERVED + ("alert_id",)}
+    updates = {
+        f.name: f"s.{f.name}" for f in ALERTS.fields if f.name not in PRESERVED + ("alert_id",)
+    }
     merge_on_keys(target, changed.drop("change"), ["alert_id"],
                   update="t.fingerprint <> s.fingerprint", update_set=updates)

@@ -56,27 +56,35 @@ BASELINE_SOURCES: dict[str, str] = {
         WHERE event_source = 'ec2.amazonaws.com' AND event_name = 'RunInstances'""",
     "trail_bucket": """
         SELECT get_json_object(request_parameters, '$.s3BucketName') AS subject,
-            regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0) AS value, event_time
+            regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0)
+            AS value, event_time
         FROM cloudtrail_events
-        WHERE event_source = 'cloudtrail.amazonaws.com' AND event_name IN ('CreateTrail', 'UpdateTrail')
+        WHERE event_source = 'cloudtrail.amazonaws.com'
+            AND event_name IN ('CreateTrail', 'UpdateTrail')
             AND error_code IS NULL""",
     "trail_creator": """
         SELECT actor_arn AS subject,
-            regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0) AS value, event_time
+            regexp_extract(get_json_object(request_parameters, '$.name'), '[^/]+$', 0)
+            AS value, event_time
         FROM cloudtrail_events
-        WHERE event_source = 'cloudtrail.amazonaws.com' AND event_name = 'CreateTrail' AND error_code IS NULL""",
+        WHERE event_source = 'cloudtrail.amazonaws.com' AND event_name = 'CreateTrail'
+            AND error_code IS NULL""",
     "principal_secret": """
         SELECT actor_arn AS subject, secret AS value, event_time
         FROM cloudtrail_events
         LATERAL VIEW explode(CASE
-            WHEN event_name = 'GetSecretValue' THEN array(get_json_object(request_parameters, '$.secretId'))
-            WHEN event_name = 'GetParameter' THEN array(get_json_object(request_parameters, '$.name'))
+            WHEN event_name = 'GetSecretValue'
+            THEN array(get_json_object(request_parameters, '$.secretId'))
+            WHEN event_name = 'GetParameter'
+            THEN array(get_json_object(request_parameters, '$.name'))
             ELSE from_json(coalesce(get_json_object(request_parameters, '$.names'),
                 get_json_object(request_parameters, '$.secretIdList')), 'array<string>')
         END) s AS secret
         WHERE error_code IS NULL AND (
-            (event_source = 'secretsmanager.amazonaws.com' AND event_name IN ('GetSecretValue', 'BatchGetSecretValue'))
-            OR (event_source = 'ssm.amazonaws.com' AND event_name IN ('GetParameter', 'GetParameters')))""",
+            (event_source = 'secretsmanager.amazonaws.com'
+            AND event_name IN ('GetSecretValue', 'BatchGetSecretValue'))
+            OR (event_source = 'ssm.amazonaws.com'
+            AND event_name IN ('GetParameter', 'GetParameters')))""",
 }
 
 
@@ -97,7 +105,8 @@ def observations(spark: SparkSession, start: datetime, end: datetime) -> DataFra
 
 
 def merge_baselines(target: DeltaTable, seen: DataFrame, run_id: str, now: datetime) -> None:
-    """Widen each row's [first_seen, last_seen]; rows already covering the sighting stay untouched."""
+    """Widen each row's [first_seen, last_seen]; rows already covering the sighting stay
+    untouched."""
     source = seen.withColumn("updated_at", F.lit(now)).withColumn("run_id", F.lit(run_id))
     merge_on_keys(
         target, source, ["kind", "subject", "value"],

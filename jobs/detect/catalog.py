@@ -84,15 +84,18 @@ class Detection:
     def fingerprint(self, params: dict[str, Any]) -> str:
         """A hash of the SQL, the alert-shaping metadata and the bound parameters."""
         body = json.dumps(
-            [self.sql, self.title, self.severity, self.dedupe_keys, [e.__dict__ for e in self.entities],
-             self.techniques, params],
+            [self.sql, self.title, self.severity, self.dedupe_keys,
+             [e.__dict__ for e in self.entities], self.techniques, params],
             sort_keys=True, default=str,
         )
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def _fail(path: Path, message: str) -> DetectionError:
-    return DetectionError(f"{path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}: {message}")
+    return DetectionError(
+        f"{path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}: "
+        f"{message}"
+    )
 
 
 def _mitre(path: Path, entries: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -103,7 +106,9 @@ def _mitre(path: Path, entries: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         technique = str((entry or {}).get("technique", ""))
         tactic = str((entry or {}).get("tactic", ""))
         if not TECHNIQUE_PATTERN.match(technique):
-            raise _fail(path, f"MITRE technique {technique!r} is not of the form T1234 or T1234.567.")
+            raise _fail(
+                path, f"MITRE technique {technique!r} is not of the form T1234 or T1234.567."
+            )
         if not TACTIC_PATTERN.match(tactic):
             raise _fail(path, f"MITRE tactic {tactic!r} is not of the form TA0001.")
         if technique not in techniques:
@@ -143,7 +148,8 @@ def load_detection(yml: Path) -> Detection:
     if source not in SOURCE_NAMES:
         raise _fail(yml, f"lives under {source!r}, not one of {', '.join(SOURCE_NAMES)}.")
     if not ID_PATTERN.match(str(meta["id"])):
-        raise _fail(yml, f"id {meta['id']!r} is not of the form TW-CT-001 (prefixes: {', '.join(s.id_prefix for s in SOURCES)}).")
+        raise _fail(yml, f"id {meta['id']!r} is not of the form TW-CT-001 "
+                         f"(prefixes: {', '.join(s.id_prefix for s in SOURCES)}).")
     if meta["severity"] not in SEVERITIES:
         raise _fail(yml, f"severity {meta['severity']!r} is not one of {', '.join(SEVERITIES)}.")
     tables = tuple(meta["source_tables"] or ())
@@ -217,18 +223,25 @@ def is_enabled(detection: Detection, settings: dict[str, Any]) -> bool:
     return bool((settings["detections"].get(detection.name) or {}).get("enabled", True))
 
 
-def detection_params(detection: Detection, settings: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
+def detection_params(
+    detection: Detection, settings: dict[str, Any], conf: dict[str, Any]
+) -> dict[str, Any]:
     """Values bound to the SQL besides the window: shared params, the detection's own, and the
-    ``detect`` section's ``baseline_days``, ``baseline_warmup`` (as hours) and ``window`` (as seconds)."""
+    ``detect`` section's ``baseline_days``, ``baseline_warmup`` (as hours) and ``window``
+    (as seconds)."""
     detect = conf.get("detect", {})
     params: dict[str, Any] = {
         "baseline_days": int(detect.get("baseline_days", 30)),
-        "warmup_hours": int(parse_duration(detect.get("baseline_warmup", "1 day")).total_seconds() // 3600),
+        "warmup_hours": int(
+            parse_duration(detect.get("baseline_warmup", "1 day")).total_seconds() // 3600
+        ),
         "window_seconds": int(parse_duration(detect.get("window", "1 hour")).total_seconds()),
     }
     params.update(settings["params"])
     params.update((settings["detections"].get(detection.name) or {}).get("params") or {})
     for key, value in params.items():
         if isinstance(value, list) and not value:
-            raise DetectionError(f"parameter {key!r} of {detection.name} is an empty list; give at least one value.")
+            raise DetectionError(
+                f"parameter {key!r} of {detection.name} is an empty list; give at least one value."
+            )
     return params

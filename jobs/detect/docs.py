@@ -30,13 +30,18 @@ def _row(d: Detection, enabled: bool) -> str:
     tactics = ", ".join(f"{TACTICS.get(t, t)} ({t})" for t in d.tactics)
     path = d.path.relative_to(PROJECT_ROOT).with_suffix("")
     state = "" if enabled else " (disabled)"
-    return f"| {d.id} | [`{d.name}`](../{path}.yml){state} | {d.severity} | {techniques} | {tactics} | {len(d.tests)} |"
+    return (
+        f"| {d.id} | [`{d.name}`](../{path}.yml){state} | {d.severity} | {techniques} | {tactics} "
+        f"| {len(d.tests)} |"
+    )
 
 
 def render(detections: list[Detection]) -> str:
     """The generated block: one table row per detection."""
     settings = load_settings()
-    enabled = {d.name: (settings["detections"].get(d.name) or {}).get("enabled", True) for d in detections}
+    enabled = {
+        d.name: (settings["detections"].get(d.name) or {}).get("enabled", True) for d in detections
+    }
     lines = [
         BEGIN,
         "| id | name | severity | MITRE ATT&CK techniques | tactics | test cases |",

@@ -1,6 +1,7 @@
 """Running one detection's SQL over a window, and shaping its evidence rows into alerts.
 
-A detection's SQL returns one row per piece of evidence (``schemas.alerts.DETECTION_OUTPUT_REQUIRED``
+A detection's SQL returns one row per piece of evidence
+(``schemas.alerts.DETECTION_OUTPUT_REQUIRED``
 plus its dedupe keys, entity columns and title fields). ``to_alerts`` groups the rows by dedupe
 keys and event-time window into ``gold/alerts`` rows.
 """
@@ -63,19 +64,27 @@ def evaluate(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DetectionError(f"{detection.name}: the SQL does not analyze: {first}") from exc
     check_output(detection, rows.schema)
-    return rows.where((F.col("event_time") >= F.lit(window_start)) & (F.col("event_time") < F.lit(window_end)))
+    return rows.where(
+        (F.col("event_time") >= F.lit(window_start)) & (F.col("event_time") < F.lit(window_end))
+    )
 
 
 def check_output(detection: Detection, schema: StructType) -> None:
-    """Raise unless the SQL's output has the required columns and every column the metadata names."""
+    """Raise unless the SQL's output has the required columns and every column the metadata
+    names."""
     types = {f.name: f.dataType.simpleString() for f in schema.fields}
     for name, expected in DETECTION_OUTPUT_REQUIRED.items():
         if types.get(name) != expected:
             raise DetectionError(f"{detection.name}: the SQL must return {name} as {expected}.")
-    named = list(detection.dedupe_keys) + [e.column for e in detection.entities] + detection.title_fields
+    named = (
+        list(detection.dedupe_keys) + [e.column for e in detection.entities]
+        + detection.title_fields
+    )
     missing = sorted({c for c in named if c not in types})
     if missing:
-        raise DetectionError(f"{detection.name}: the SQL does not return {', '.join(missing)}, which the YAML names.")
+        raise DetectionError(
+            f"{detection.name}: the SQL does not return {', '.join(missing)}, which the YAML names."
+        )
 
 
 def sql_text(value: str) -> str:

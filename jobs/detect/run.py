@@ -97,8 +97,8 @@ class Summary:
         if self.skipped_from is not None and self.skipped_to is not None:
             text += (
                 f"; NOT evaluated: events from {self.skipped_from:%Y-%m-%d %H:%M} to "
-                f"{self.skipped_to:%Y-%m-%d %H:%M} UTC, older than detect.initial_lookback before the "
-                "newest event (run `detect --backfill` to evaluate all landed history)"
+                f"{self.skipped_to:%Y-%m-%d %H:%M} UTC, older than detect.initial_lookback before "
+                "the newest event (run `detect --backfill` to evaluate all landed history)"
             )
         return text
 
@@ -171,11 +171,14 @@ def build_views(
 
 
 def _alerts_for(
-    spark: SparkSession, detection: Detection, params: dict[str, Any], spans: list[tuple[datetime, datetime]],
-    step: timedelta, run_id: str, now: datetime,
+    spark: SparkSession, detection: Detection, params: dict[str, Any],
+    spans: list[tuple[datetime, datetime]], step: timedelta, run_id: str, now: datetime,
 ) -> DataFrame | None:
     frames = [
-        to_alerts(evaluate(spark, detection, params, lo, hi), detection, int(step.total_seconds()), run_id, now)
+        to_alerts(
+            evaluate(spark, detection, params, lo, hi), detection, int(step.total_seconds()),
+            run_id, now,
+        )
         for lo, hi in spans
     ]
     return union_all(frames) if frames else None
@@ -200,7 +203,10 @@ def run_detections(
 
     late: dict[str, dict[datetime, datetime]] = {}
     for view, snap in snaps.items():
-        marks = [c.watermarks[view] for d in catalog for c in state.get(d.id, {}).values() if view in c.watermarks]
+        marks = [
+            c.watermarks[view] for d in catalog for c in state.get(d.id, {}).values()
+            if view in c.watermarks
+        ]
         versions = [c.versions.get(view) for d in catalog for c in state.get(d.id, {}).values()]
         if snap.version is not None and marks and any(v != snap.version for v in versions):
             late[view] = late_windows(spark, snap, min(marks), settings.window)
@@ -217,8 +223,9 @@ def run_detections(
         [snaps[v] for d in todo if not state.get(d.id) for v in d.source_tables], lookback
     )
     if summary.skipped_from is not None:
-        log.warning("detect: first run evaluates only %s before the newest event; events since %s are "
-                    "not evaluated (detect --backfill evaluates them)", lookback, summary.skipped_from)
+        log.warning("detect: first run evaluates only %s before the newest event; events since %s "
+                    "are not evaluated (detect --backfill evaluates them)",
+                    lookback, summary.skipped_from)
     if not todo:
         log.info("detect: nothing to evaluate (%d detections up to date)", len(catalog))
         idle = health_rows(catalog, {}, {}, {}, {}, tuning.modes, run_id, now)
@@ -235,7 +242,8 @@ def run_detections(
     try:
         def evaluate_one(d: Detection) -> DataFrame | None:
             spans = contiguous(pending[d.id])
-            log.info("detect: %s over %d windows in %d ranges", d.name, len(pending[d.id]), len(spans))
+            log.info("detect: %s over %d windows in %d ranges",
+                     d.name, len(pending[d.id]), len(spans))
             params = detection_params(d, detector_settings, conf)
             return _alerts_for(spark, d, params, spans, settings.window, run_id, now)
 
@@ -260,7 +268,9 @@ def run_detections(
             merge_alerts(gold["alerts"], changed)
         # Baselines learn from the evaluated span only after its detections ran.
         covered_start = min(pending[d.id][0].start for d in todo)
-        base.merge_baselines(gold["baselines"], base.observations(spark, covered_start, span_end), run_id, now)
+        base.merge_baselines(
+            gold["baselines"], base.observations(spark, covered_start, span_end), run_id, now
+        )
         # Health before the covered windows: a run killed between the two evaluates its windows
         # again (and writes health again) rather than leaving evaluated windows without health.
         rows = rows_per_window(spark, snaps, covered_start, span_end, settings.window)
@@ -298,7 +308,10 @@ def _inputs_unchanged(
 
 def _skipped(snaps: list[Snapshot], lookback: timedelta) -> tuple[datetime | None, datetime | None]:
     """The landed events a first run leaves out: ``[oldest, newest - lookback)``, or Nones."""
-    live = [s for s in snaps if s.version is not None and s.min_time is not None and s.max_time is not None]
+    live = [
+        s for s in snaps
+        if s.version is not None and s.min_time is not None and s.max_time is not None
+    ]
     if not live:
         return None, None
     oldest = min(s.min_time for s in live if s.min_time is not None)

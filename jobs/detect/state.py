@@ -131,7 +131,8 @@ def load_state(runs: DataFrame) -> dict[str, dict[datetime, Covered]]:
         .withColumn(
             "rank",
             F.row_number().over(
-                Window.partitionBy("detection_id", "window_start").orderBy(F.col("evaluated_at").desc())
+                Window.partitionBy("detection_id", "window_start")
+                .orderBy(F.col("evaluated_at").desc())
             ),
         )
         .where("rank = 1")
@@ -177,7 +178,10 @@ def plan(
     initial_lookback: timedelta,
 ) -> list[Pending]:
     """The windows one detection (reading ``sources``) must evaluate now, oldest first."""
-    live = [snaps[s] for s in sources if snaps[s].version is not None and snaps[s].max_time is not None]
+    live = [
+        snaps[s] for s in sources
+        if snaps[s].version is not None and snaps[s].max_time is not None
+    ]
     if not live:
         return []
     data_end = max(s.max_time for s in live if s.max_time)

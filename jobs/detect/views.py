@@ -91,7 +91,9 @@ def baseline_view(baselines: DataFrame, kind: str) -> DataFrame:
     return baselines.where(F.col("kind") == kind).select(*cols, "first_seen", "last_seen")
 
 
-def register_views(spark: SparkSession, frames: Mapping[str, DataFrame], baselines: DataFrame | None) -> None:
+def register_views(
+    spark: SparkSession, frames: Mapping[str, DataFrame], baselines: DataFrame | None
+) -> None:
     """Register the silver views (``frames`` by view name; missing ones empty) and the baseline
     views (from the baselines table, or empty)."""
     for source in SOURCES:

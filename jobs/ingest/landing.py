@@ -43,7 +43,8 @@ class LandingFile:
 
 
 def classify(
-    path: str, sources: Sequence[LogSource], extra_prefixes: Mapping[str, tuple[str, ...]] | None = None,
+    path: str, sources: Sequence[LogSource],
+    extra_prefixes: Mapping[str, tuple[str, ...]] | None = None,
 ) -> str:
     """The group of ``path`` in the AWS delivery layout: a source's name, its digest name, or
     ``unrecognized``. ``extra_prefixes`` maps a source name to further path prefixes of it."""

@@ -202,7 +202,8 @@ def validate_batch(
     """Run the checks of ``table`` on one batch as one great-expectations suite.
 
     The batch is computed once: the flagged frame is materialized (``jobs.runtime.frames``)
-    unless ``df`` is already cached (then flags are cheap to recompute from it). The outcome's ``valid`` (input
+    unless ``df`` is already cached (then flags are cheap to recompute from it). The outcome's
+    ``valid`` (input
     columns) and ``rejected`` (input columns + ``dq_reason``) read it until ``outcome.release()``.
     """
     if not checks:

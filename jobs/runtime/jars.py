@@ -1,6 +1,7 @@
 """Runtime prerequisites: the Java check and the project-owned cache of resolved Maven jars.
 
-``python -m jobs.runtime.jars java`` checks Java; ``python -m jobs.runtime.jars jars GROUP...`` prints the
+``python -m jobs.runtime.jars java`` checks Java; ``python -m jobs.runtime.jars jars GROUP...``
+prints the
 comma-separated jar paths of the groups, resolving them once with Spark's package resolver.
 """
 

@@ -68,4 +68,6 @@ def parse_time(text: str) -> datetime:
     try:
         return utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
     except ValueError:
-        raise DurationError(f"{text!r} is not an ISO-8601 time such as 2026-11-20T14:00:00Z.") from None
+        raise DurationError(
+            f"{text!r} is not an ISO-8601 time such as 2026-11-20T14:00:00Z."
+        ) from None

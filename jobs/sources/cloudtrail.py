@@ -115,7 +115,9 @@ def normalize_records(records: DataFrame, run_id: str, ingested_at: Column) -> D
         "ingested_at": ingested_at,
         "run_id": F.lit(run_id),
     }
-    typed = [cols[f.name].cast(f.dataType.simpleString()).alias(f.name) for f in CLOUDTRAIL_EVENTS.fields]
+    typed = [
+        cols[f.name].cast(f.dataType.simpleString()).alias(f.name) for f in CLOUDTRAIL_EVENTS.fields
+    ]
     reason = F.coalesce(F.col("file_reason"), record_reason())
     record = F.when(reason.isNotNull(), F.col("record"))
     return parsed.select(*typed, record.alias("record"), reason.alias("reason"))

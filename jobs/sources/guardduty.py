@@ -80,7 +80,10 @@ def normalize_findings(records: DataFrame, run_id: str, ingested_at: Column) -> 
         "ingested_at": ingested_at,
         "run_id": F.lit(run_id),
     }
-    typed = [cols[c.name].cast(c.dataType.simpleString()).alias(c.name) for c in GUARDDUTY_FINDINGS.fields]
+    typed = [
+        cols[c.name].cast(c.dataType.simpleString()).alias(c.name)
+        for c in GUARDDUTY_FINDINGS.fields
+    ]
     reason = F.coalesce(F.col("file_reason"), _reason())
     record = F.when(reason.isNotNull(), F.col("record"))
     return f.select(*typed, record.alias("record"), reason.alias("reason"))

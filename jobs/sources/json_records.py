@@ -64,7 +64,8 @@ def split_records(files: DataFrame, raw_max_chars: int) -> DataFrame:
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
           WHEN 'array' THEN transform(from_json(value, 'array<string>'), (r, i) -> named_struct(
               'record_index', CAST(i AS BIGINT), 'record', r, 'file_reason', CAST(NULL AS STRING)))
-          WHEN 'envelopes' THEN transform({log_events_sql("value", raw_max_chars)}, e -> named_struct(
+          WHEN 'envelopes' THEN transform(
+              {log_events_sql("value", raw_max_chars)}, e -> named_struct(
               'record_index', e.record_index, 'record', e.record, 'file_reason', e.reason))
           WHEN 'lines' THEN filter(transform(split(value, '\\r?\\n'), (l, i) -> named_struct(
               'record_index', CAST(i + 1 AS BIGINT), 'record', {unwrap},
@@ -92,6 +93,8 @@ def json_parser(normalize: Callable[[DataFrame, str, Column], DataFrame]) -> Par
     def parse(
         spark: SparkSession, paths: list[str], raw_max: int, run_id: str, ingested_at: Column
     ) -> DataFrame:
-        return normalize(split_records(read_whole_files(spark, paths), raw_max), run_id, ingested_at)
+        return normalize(
+            split_records(read_whole_files(spark, paths), raw_max), run_id, ingested_at
+        )
 
     return parse

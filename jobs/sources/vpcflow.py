@@ -149,7 +149,8 @@ def parse_lines(lines: DataFrame, run_id: str, ingested_at: Column) -> DataFrame
     }
     return _finish(staged.select("*", *[c.alias(n) for n, c in typed.items()]), run_id,
                    ingested_at, F.coalesce(F.col("file_reason"),
-                                           F.when(F.size(reasons) > 0, F.array_join(reasons, "; "))))
+                                           F.when(F.size(reasons) > 0,
+                                                  F.array_join(reasons, "; "))))
 
 
 def parse_parquet(
@@ -172,7 +173,8 @@ def parse_parquet(
         F.when(~F.col(column_name(f)).between(0, top), F.lit(f"{f} out of range"))
         for f, top in _RANGES.items()
     ] + [
-        F.when(~F.col(column_name(f)).isin(*allowed), F.lit(f"{f} is not one of " + "/".join(allowed)))
+        F.when(~F.col(column_name(f)).isin(*allowed),
+               F.lit(f"{f} is not one of " + "/".join(allowed)))
         for f, allowed in _ENUMS.items()
     ]
     reasons = F.array_distinct(F.array_compact(F.array(*checks)))
@@ -209,7 +211,8 @@ def _finish(df: DataFrame, run_id: str, ingested_at: Column, reason: Column) -> 
         "run_id": F.lit(run_id),
     }
     out = [
-        (cols[f.name] if f.name in cols else F.col(f.name)).cast(f.dataType.simpleString()).alias(f.name)
+        (cols[f.name] if f.name in cols else F.col(f.name))
+        .cast(f.dataType.simpleString()).alias(f.name)
         for f in VPC_FLOWS.fields
     ]
     return df.select(*out, "record", F.coalesce(reason, *epoch_checks).alias("reason"))
@@ -246,7 +249,8 @@ def parse(
     if lake:
         flows = network_activity_flows(read_ocsf(spark, lake, NETWORK_ACTIVITY))
         parts.append(parse_parquet(flows, run_id, ingested_at, F.when(
-            F.col("not_network_activity"), F.lit("OCSF row is not Network Activity (class_uid 4001)"))))
+            F.col("not_network_activity"),
+            F.lit("OCSF row is not Network Activity (class_uid 4001)"))))
     return union_all(parts)
 
 

@@ -4,7 +4,8 @@ A case is ``{name, given: {view: [row, ...]}, expect: [alert, ...]}``. Rows name
 that matter; required bookkeeping columns get defaults, JSON columns may be written as YAML
 mappings, ``baselines`` rows feed the ``baseline_*`` views, ``intel_*`` rows replace the shipped
 intel lists. ``params`` overrides
-parameters (small thresholds keep cases short). An expected alert lists the alert fields to compare (exactly); ``entities`` as
+parameters (small thresholds keep cases short). An expected alert lists the alert fields to
+compare (exactly); ``entities`` as
 ``type:value`` strings and ``evidence`` as ids.
 """
 
@@ -86,7 +87,9 @@ def _complete(view: str, row: dict[str, Any], index: int) -> dict[str, Any]:
     return out
 
 
-def frame(spark: SparkSession, schema: StructType, view: str, rows: list[dict[str, Any]]) -> DataFrame:
+def frame(
+    spark: SparkSession, schema: StructType, view: str, rows: list[dict[str, Any]]
+) -> DataFrame:
     """A DataFrame of ``schema`` (all nullable) from partial rows."""
     relaxed = StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
     unknown = sorted({k for r in rows for k in r} - set(schema.fieldNames()))
@@ -168,15 +171,22 @@ def run_case(
     start, end = case_window(case)
     rows = evaluate(spark, detection, params, start, end)
     alerts = to_alerts(rows, detection, params["window_seconds"], CASE_RUN_ID, CASE_NOW)
-    return [plain(a.asDict(recursive=True)) for a in alerts.orderBy("first_seen", "title", "alert_id").collect()]
+    return [
+        plain(a.asDict(recursive=True))
+        for a in alerts.orderBy("first_seen", "title", "alert_id").collect()
+    ]
 
 
 def _iso(ts: datetime) -> str:
-    return ts.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts.tzinfo is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        ts.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts.tzinfo is None
+        else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
 
 
 def plain(alert: dict[str, Any]) -> dict[str, Any]:
-    """An alert row as comparable plain values (times ISO, entities ``type:value``, evidence ids)."""
+    """An alert row as comparable plain values (times ISO, entities ``type:value``, evidence
+    ids)."""
     out = {k: _iso(v) if isinstance(v, datetime) else v for k, v in alert.items()}
     out["entities"] = [f"{e['type']}:{e['value']}" for e in alert["entities"]]
     out["evidence"] = [e["id"] for e in alert["evidence"]]
@@ -187,8 +197,10 @@ def mismatches(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> 
     """Differences between expected alerts (subsets of fields) and actual alerts, in order."""
     problems = []
     if len(expected) != len(actual):
-        problems.append(f"expected {len(expected)} alerts, got {len(actual)}: {[a['title'] for a in actual]}")
-    for i, (want, got) in enumerate(zip(expected, actual)):
+        problems.append(
+            f"expected {len(expected)} alerts, got {len(actual)}: {[a['title'] for a in actual]}"
+        )
+    for i, (want, got) in enumerate(zip(expected, actual, strict=False)):
         for key, value in want.items():
             if got.get(key) != value:
                 problems.append(f"alert {i} {key}: expected {value!r}, got {got.get(key)!r}")

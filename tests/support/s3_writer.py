@@ -1,6 +1,7 @@
 """One of several concurrent writers to one Delta table on S3 (run by tests/test_s3_concurrency.py).
 
-``python tests/support/s3_writer.py TABLE_URI WRITER BATCHES ROWS READY_FILE GO_FILE``: builds a session
+``python tests/support/s3_writer.py TABLE_URI WRITER BATCHES ROWS READY_FILE GO_FILE``: builds a
+session
 with the production factory (so the DynamoDB LogStore is configured from conf), touches READY,
 waits for GO, then blind-appends BATCHES batches of ROWS distinct ids, each its own commit.
 """

@@ -37,7 +37,9 @@ class SampleLake:
     second: IncidentSummary | None = None
 
     def __post_init__(self) -> None:
-        self.conf = load_config("test", [f"landing={self.landing}", f"lakehouse={self.root / 'lake'}"])
+        self.conf = load_config(
+            "test", [f"landing={self.landing}", f"lakehouse={self.root / 'lake'}"]
+        )
 
     @property
     def landing(self) -> Path:
