@@ -1,5 +1,8 @@
-"""Carrying out a plan with boto3 against a local moto server (never real AWS), in two accounts:
-the credentials' own (moto's default) and another reached only through an assumed role."""
+"""Carrying out a plan with boto3 against a local moto server (never real AWS), in the
+credentials' own account: commands map back to allowlisted calls, the plan runs after a dry run
+and only once confirmed, actions already done, gone or console-only are not executed, a
+dash-prefixed name neither injects nor stops the other actions, and an attacker's persistence on
+existing users and roles is planned and removed."""
 
 from __future__ import annotations
 
@@ -7,146 +10,27 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-import requests
 from botocore.exceptions import ClientError
 
-from jobs.commands.remediate import boto3_clients, carry_out, role_assumer
+from jobs.commands.remediate import boto3_clients, carry_out
 from jobs.incidents.execute import dry_run, route, to_call
 from jobs.incidents.plan import build_plan
-from tests.support.ports import free_port
-
-REGION = "us-east-1"
-HOME = "123456789012"  # moto's default account: the credentials' own
-OTHER = "210987654321"
-TEMPLATE = "arn:aws:iam::{account}:role/TrailwardenResponder"
+from tests.support.remediate_moto import (
+    HOME,
+    REGION,
+    _attack,
+    _client,
+    _key_pairs,
+    _recording,
+    _statuses,
+    moto_accounts,
+)
 
 
 @pytest.fixture()
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)  # moto's state is per process
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-def _client(endpoint: str, service: str, account: str = HOME) -> Any:
-    """A client in ``account``: the default credentials, or a role assumed in the other."""
-    if account == HOME:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
-    return boto3_clients(endpoint, _role_credentials(endpoint, account))(service, REGION)
-
-
-def _role_credentials(endpoint: str, account: str) -> dict[str, Any]:
-    sts = boto3.client("sts", region_name=REGION, endpoint_url=endpoint)
-    role = TEMPLATE.format(account=account)
-    return sts.assume_role(RoleArn=role, RoleSessionName="attacker")["Credentials"]
-
-
-def _attack(endpoint: str, account: str = HOME) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What an attacker left in a (moto) account, as the incident's scope and key owners."""
-    iam, ec2 = _client(endpoint, "iam", account), _client(endpoint, "ec2", account)
-    iam.create_user(UserName="ci-bot")
-    key = iam.create_access_key(UserName="ci-bot")["AccessKey"]["AccessKeyId"]
-    pair = ec2.create_key_pair(KeyName="svc-maint")
-    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    group = ec2.create_security_group(GroupName="maint-ssh", Description="x", VpcId=vpc)["GroupId"]
-    ec2.authorize_security_group_ingress(
-        GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
-    run = ec2.run_instances(
-        ImageId="ami-12c6146b",
-        MinCount=2,
-        MaxCount=2,
-        InstanceType="c5.4xlarge",
-        KeyName="svc-maint",
-        SecurityGroupIds=[group],
-    )
-    instances = [
-        {
-            "instance_id": i["InstanceId"],
-            "instance_type": "c5.4xlarge",
-            "region": REGION,
-            "account_id": account,
-        }
-        for i in run["Instances"]
-    ]
-    scope = {
-        "instances": instances,
-        "ingress_rules": [
-            {
-                "group_id": group,
-                "rule_id": None,
-                "protocol": "tcp",
-                "from_port": 22,
-                "to_port": 22,
-                "cidr": "0.0.0.0/0",
-                "region": REGION,
-                "account_id": account,
-            }
-        ],
-        "security_groups": [
-            {
-                "group_id": group,
-                "group_name": "maint-ssh",
-                "created": True,
-                "region": REGION,
-                "account_id": account,
-            }
-        ],
-        "key_pairs": [
-            {
-                "key_name": "svc-maint",
-                "key_pair_id": pair["KeyPairId"],
-                "region": REGION,
-                "account_id": account,
-            }
-        ],
-    }
-    return scope, {key: {"is_root": False, "user_name": "ci-bot", "account_id": account}}
-
-
-def _recording(clients: Any, calls: list[tuple[str, str, dict[str, Any]]]) -> Any:
-    """``clients`` whose calls (service, method, parameters; dry runs left out) are recorded."""
-
-    class Spy:
-        def __init__(self, service: str, client: Any) -> None:
-            self.service, self.client = service, client
-
-        def __getattr__(self, method: str) -> Any:
-            def call(**params: Any) -> Any:
-                if not params.get("DryRun"):
-                    calls.append((self.service, method, params))
-                return getattr(self.client, method)(**params)
-
-            return call
-
-    return lambda service, region: Spy(service, clients(service, region))
+    yield from moto_accounts(monkeypatch)
 
 
 def test_commands_map_back_to_allowlisted_calls() -> None:
@@ -272,118 +156,6 @@ def test_gone_done_and_console_actions_are_not_executed(endpoint: str) -> None:
         "already-done",
     ]  # the instance no longer exists: not a failure
     assert lines[-1].startswith("2 action(s) need the console")
-
-
-def _statuses(lines: list[str]) -> list[tuple[str, str]]:
-    """(action, status) of each executed line (``  3. action resource: status (message)``)."""
-    out = []
-    for line in lines[lines.index("executed:") + 1 :]:
-        if line.startswith("  "):
-            action, rest = line.split(". ", 1)[1].split(" ", 1)
-            out.append((action, rest.split(": ", 1)[1].split(" ", 1)[0]))
-    return out
-
-
-def _key_pairs(endpoint: str, account: str) -> list[str]:
-    return [
-        k["KeyName"] for k in _client(endpoint, "ec2", account).describe_key_pairs()["KeyPairs"]
-    ]
-
-
-def _two_account_plan(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """An attack in the other account, the stolen key in this one, and an ``Admin`` role of the
-    same name in both: the key assumed the OTHER account's Admin."""
-    scope, _ = _attack(endpoint, OTHER)
-    for account in (HOME, OTHER):
-        _client(endpoint, "iam", account).create_role(
-            RoleName="Admin", AssumeRolePolicyDocument="{}"
-        )
-    iam = _client(endpoint, "iam")
-    iam.create_user(UserName="dev")
-    key = iam.create_access_key(UserName="dev")["AccessKey"]["AccessKeyId"]
-    scope["assumed_roles"] = [
-        {"role_arn": f"arn:aws:iam::{OTHER}:role/Admin", "account_id": HOME}  # the call's account
-    ]
-    scope["revoke_before"] = "2026-11-20T15:00:00Z"
-    plan = build_plan(scope, {key: {"is_root": False, "user_name": "dev", "account_id": HOME}})
-    return plan, scope
-
-
-def _inline_policies(endpoint: str, account: str) -> list[str]:
-    return _client(endpoint, "iam", account).list_role_policies(RoleName="Admin")["PolicyNames"]
-
-
-def test_an_action_in_another_account_is_refused_without_a_role(endpoint: str) -> None:
-    plan, scope = _two_account_plan(endpoint)
-    revoke = next(a for a in plan if a["action"] == "revoke_role_sessions")
-    assert (revoke["account_id"], revoke["resource_id"]) == (
-        OTHER,
-        f"arn:aws:iam::{OTHER}:role/Admin",
-    )
-    lines: list[str] = []
-    assert carry_out(plan, boto3_clients(endpoint), lambda _p: True, lines.append) == 1
-    assert lines[0] == (
-        f"refused: Account {OTHER} is not the credentials' account {HOME} and no "
-        "remediate.role_arn_template is configured: nothing in it was run."
-    )
-    assert _statuses(lines) == [
-        ("deactivate_access_key", "done"),
-        ("delete_access_key", "done"),
-        ("revoke_role_sessions", "refused"),
-        ("terminate_instance", "refused"),
-        ("terminate_instance", "refused"),
-        ("revoke_ingress", "refused"),
-        ("delete_security_group", "refused"),
-        ("delete_key_pair", "refused"),
-    ]
-    # nothing ran in the other account, and this account's same-named role was never touched
-    assert _key_pairs(endpoint, OTHER) == ["svc-maint"]
-    assert _inline_policies(endpoint, HOME) == [] and _inline_policies(endpoint, OTHER) == []
-    assert _client(endpoint, "iam").list_access_keys(UserName="dev")["AccessKeyMetadata"] == []
-
-
-def test_another_account_runs_through_the_configured_role(endpoint: str) -> None:
-    plan, scope = _two_account_plan(endpoint)
-    clients = boto3_clients(endpoint)
-    calls: list[tuple[str, str, dict[str, Any]]] = []
-    assume = role_assumer(TEMPLATE, "trailwarden-remediate", clients, endpoint)
-    assert assume is not None
-    lines: list[str] = []
-    code = carry_out(
-        plan,
-        clients,
-        lambda _p: True,
-        lines.append,
-        retry_seconds=20,
-        assume=lambda account: _recording(assume(account), calls),
-    )
-    assert code == 0, "\n".join(lines)
-    assert _inline_policies(endpoint, OTHER) == ["AWSRevokeOlderSessions"]
-    assert _inline_policies(endpoint, HOME) == []  # never this account's own Admin
-    ids = [i["instance_id"] for i in scope["instances"]]
-    ec2 = _client(endpoint, "ec2", OTHER)
-    states = {
-        i["State"]["Name"]
-        for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
-        for i in r["Instances"]
-    }
-    assert states <= {"shutting-down", "terminated"}
-    assert {(s, m) for s, m, _ in calls} >= {
-        ("iam", "put_role_policy"),
-        ("ec2", "terminate_instances"),
-        ("ec2", "delete_key_pair"),
-    }
-
-
-def test_a_role_that_lands_in_the_wrong_account_is_refused(endpoint: str) -> None:
-    plan, _ = _two_account_plan(endpoint)
-    clients = boto3_clients(endpoint)
-    routes = route(plan, clients, lambda _account: clients)  # "assumes" into the home account
-    assert routes.refused == {
-        OTHER: f"The role assumed for account {OTHER} acts in account {HOME}: nothing in "
-        f"account {OTHER} was run."
-    }
-    assert set(routes.clients) == {HOME}
 
 
 def test_a_dash_prefixed_name_neither_injects_nor_stops_the_other_actions(
