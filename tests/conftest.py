@@ -15,7 +15,7 @@ from jobs.enrich import Enrichment
 from jobs.runtime.config import load_config
 from jobs.runtime.session import build_session
 from tests.support import background
-from tests.support.sample_files import _files
+from tests.support.sample_files import files_by_key
 from tests.support.sample_lake import SampleLake
 
 # PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
@@ -90,7 +90,7 @@ def sample_lake(
 
 
 @pytest.fixture(scope="session")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Summary]:
+def sample_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Summary]:
     """The sample landing zone generated once, and what generating it wrote: shared by the
     ``test_sample_*`` modules, which only read it."""
     root = tmp_path_factory.mktemp("landing")
@@ -98,9 +98,9 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Summary]:
 
 
 @pytest.fixture(scope="session")
-def files(landing: tuple[Path, Summary]) -> dict[str, Path]:
+def sample_files(sample_landing: tuple[Path, Summary]) -> dict[str, Path]:
     """The sample landing zone's files by key."""
-    return _files(landing[0])
+    return files_by_key(sample_landing[0])
 
 
 @pytest.hookimpl(trylast=True)

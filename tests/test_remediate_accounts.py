@@ -16,12 +16,12 @@ from jobs.incidents.plan import build_plan
 from tests.support.remediate_moto import (
     HOME,
     TEMPLATE,
-    _attack,
-    _client,
-    _key_pairs,
-    _recording,
-    _statuses,
+    key_pairs_in,
     moto_accounts,
+    moto_client,
+    recording,
+    stage_attack,
+    statuses_of,
 )
 
 OTHER = "210987654321"
@@ -35,12 +35,12 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def _two_account_plan(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """An attack in the other account, the stolen key in this one, and an ``Admin`` role of the
     same name in both: the key assumed the OTHER account's Admin."""
-    scope, _ = _attack(endpoint, OTHER)
+    scope, _ = stage_attack(endpoint, OTHER)
     for account in (HOME, OTHER):
-        _client(endpoint, "iam", account).create_role(
+        moto_client(endpoint, "iam", account).create_role(
             RoleName="Admin", AssumeRolePolicyDocument="{}"
         )
-    iam = _client(endpoint, "iam")
+    iam = moto_client(endpoint, "iam")
     iam.create_user(UserName="dev")
     key = iam.create_access_key(UserName="dev")["AccessKey"]["AccessKeyId"]
     scope["assumed_roles"] = [
@@ -52,7 +52,7 @@ def _two_account_plan(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, An
 
 
 def _inline_policies(endpoint: str, account: str) -> list[str]:
-    return _client(endpoint, "iam", account).list_role_policies(RoleName="Admin")["PolicyNames"]
+    return moto_client(endpoint, "iam", account).list_role_policies(RoleName="Admin")["PolicyNames"]
 
 
 def test_an_action_in_another_account_is_refused_without_a_role(endpoint: str) -> None:
@@ -68,7 +68,7 @@ def test_an_action_in_another_account_is_refused_without_a_role(endpoint: str) -
         f"refused: Account {OTHER} is not the credentials' account {HOME} and no "
         "remediate.role_arn_template is configured: nothing in it was run."
     )
-    assert _statuses(lines) == [
+    assert statuses_of(lines) == [
         ("deactivate_access_key", "done"),
         ("delete_access_key", "done"),
         ("revoke_role_sessions", "refused"),
@@ -79,9 +79,9 @@ def test_an_action_in_another_account_is_refused_without_a_role(endpoint: str) -
         ("delete_key_pair", "refused"),
     ]
     # nothing ran in the other account, and this account's same-named role was never touched
-    assert _key_pairs(endpoint, OTHER) == ["svc-maint"]
+    assert key_pairs_in(endpoint, OTHER) == ["svc-maint"]
     assert _inline_policies(endpoint, HOME) == [] and _inline_policies(endpoint, OTHER) == []
-    assert _client(endpoint, "iam").list_access_keys(UserName="dev")["AccessKeyMetadata"] == []
+    assert moto_client(endpoint, "iam").list_access_keys(UserName="dev")["AccessKeyMetadata"] == []
 
 
 def test_another_account_runs_through_the_configured_role(endpoint: str) -> None:
@@ -97,13 +97,13 @@ def test_another_account_runs_through_the_configured_role(endpoint: str) -> None
         lambda _p: True,
         lines.append,
         retry_seconds=20,
-        assume=lambda account: _recording(assume(account), calls),
+        assume=lambda account: recording(assume(account), calls),
     )
     assert code == 0, "\n".join(lines)
     assert _inline_policies(endpoint, OTHER) == ["AWSRevokeOlderSessions"]
     assert _inline_policies(endpoint, HOME) == []  # never this account's own Admin
     ids = [i["instance_id"] for i in scope["instances"]]
-    ec2 = _client(endpoint, "ec2", OTHER)
+    ec2 = moto_client(endpoint, "ec2", OTHER)
     states = {
         i["State"]["Name"]
         for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]

@@ -19,12 +19,12 @@ from jobs.incidents.plan import build_plan
 from tests.support.remediate_moto import (
     HOME,
     REGION,
-    _attack,
-    _client,
-    _key_pairs,
-    _recording,
-    _statuses,
+    key_pairs_in,
     moto_accounts,
+    moto_client,
+    recording,
+    stage_attack,
+    statuses_of,
 )
 
 
@@ -59,7 +59,7 @@ def test_commands_map_back_to_allowlisted_calls() -> None:
 
 
 def test_execute_carries_out_the_plan_after_a_dry_run(endpoint: str) -> None:
-    scope, owners = _attack(endpoint)
+    scope, owners = stage_attack(endpoint)
     plan = build_plan(scope, owners)
     assert [a["action"] for a in plan] == [
         "deactivate_access_key",
@@ -75,7 +75,7 @@ def test_execute_carries_out_the_plan_after_a_dry_run(endpoint: str) -> None:
     calls: list[tuple[str, str, dict[str, Any]]] = []
     code = carry_out(
         plan,
-        _recording(boto3_clients(endpoint), calls),
+        recording(boto3_clients(endpoint), calls),
         lambda p: prompts.append(p) or True,
         lines.append,
         retry_seconds=20,
@@ -88,7 +88,7 @@ def test_execute_carries_out_the_plan_after_a_dry_run(endpoint: str) -> None:
     dry = lines[: lines.index("executed:")]
     assert sum("would-succeed (DryRunOperation)" in line for line in dry) == 5  # every EC2 action
     assert sum("no-dry-run" in line for line in dry) == 2  # IAM has none
-    ec2, iam = _client(endpoint, "ec2"), _client(endpoint, "iam")
+    ec2, iam = moto_client(endpoint, "ec2"), moto_client(endpoint, "iam")
     ids = [i["instance_id"] for i in scope["instances"]]
     states = {
         i["InstanceId"]: i["State"]["Name"]
@@ -102,7 +102,7 @@ def test_execute_carries_out_the_plan_after_a_dry_run(endpoint: str) -> None:
 
 
 def test_nothing_changes_without_confirmation(endpoint: str) -> None:
-    scope, owners = _attack(endpoint)
+    scope, owners = stage_attack(endpoint)
     lines: list[str] = []
     assert (
         carry_out(
@@ -111,7 +111,7 @@ def test_nothing_changes_without_confirmation(endpoint: str) -> None:
         == 1
     )
     assert lines[-1] == "not confirmed: nothing was changed."
-    ec2 = _client(endpoint, "ec2")
+    ec2 = moto_client(endpoint, "ec2")
     ids = [i["instance_id"] for i in scope["instances"]]
     states = [
         i["State"]["Name"]
@@ -161,7 +161,7 @@ def test_gone_done_and_console_actions_are_not_executed(endpoint: str) -> None:
 def test_a_dash_prefixed_name_neither_injects_nor_stops_the_other_actions(
     endpoint: str,
 ) -> None:
-    ec2 = _client(endpoint, "ec2")
+    ec2 = moto_client(endpoint, "ec2")
     ec2.create_key_pair(KeyName="--region=eu-west-1")
     ec2.create_key_pair(KeyName="prod-deploy")
     run = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
@@ -192,14 +192,14 @@ def test_a_dash_prefixed_name_neither_injects_nor_stops_the_other_actions(
         "    2. delete_key_pair --region=eu-west-1: refused (step 2: the stored command does not "
         "match its delete_key_pair action's validated arguments; it was not run.)"
     )
-    assert sorted(_key_pairs(endpoint, HOME)) == ["--region=eu-west-1", "prod-deploy"]
+    assert sorted(key_pairs_in(endpoint, HOME)) == ["--region=eu-west-1", "prod-deploy"]
 
 
 ADMIN = f"arn:aws:iam::{HOME}:policy/Everything"
 
 
 def test_persistence_on_existing_users_and_roles_is_planned_and_removed(endpoint: str) -> None:
-    iam = _client(endpoint, "iam")
+    iam = moto_client(endpoint, "iam")
     iam.create_user(UserName="alice")
     own_key = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
     iam.create_group(GroupName="Admins")
@@ -256,7 +256,7 @@ def test_persistence_on_existing_users_and_roles_is_planned_and_removed(endpoint
     assert "delete_iam_user" not in {a["action"] for a in plan}  # alice existed before
     lines: list[str] = []
     assert carry_out(plan, boto3_clients(endpoint), lambda _p: True, lines.append) == 0
-    assert _statuses(lines)[-1] == ("review_trust_policy", "manual")
+    assert statuses_of(lines)[-1] == ("review_trust_policy", "manual")
     keys = iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in keys] == [own_key]  # alice's own key stays
     with pytest.raises(ClientError):

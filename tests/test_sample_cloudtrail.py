@@ -1,8 +1,8 @@
 """The sample's CloudTrail: well-formed records in the hourly files, digests that list those
 files by hash, Firehose objects holding CloudWatch Logs envelopes of their key's account and
 region, the attack's calls exactly as its ground truth, and routine activity that stays benign
-but for CI's nightly key rotation. The landing zone is generated once per session (``landing``
-in ``tests/conftest.py``)."""
+but for CI's nightly key rotation. The landing zone is generated once per session
+(``sample_landing`` in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from devtools.sample.cli import ATTACK, Summary
 from devtools.sample.identities import CI_IP
 from devtools.sample.landscape import FIREHOSE_SITE
 from devtools.sample.scheduled import ROTATED_USER, ROTATION_ROLE
-from tests.support.sample_files import LAYOUT, UUID, _gzip_members, _source
+from tests.support.sample_files import LAYOUT, UUID, gzip_members, source_of
 
 ATTACK_NAMES = [
     "GetCallerIdentity", "GetCallerIdentity", "DescribeRegions", "DescribeInstances",
@@ -34,11 +34,11 @@ def _is_attack(event: dict[str, Any]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def trail(files: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
+def trail(sample_files: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
     """Every CloudTrail record with the key of the file holding it."""
     out = []
-    for key, path in files.items():
-        if _source(key) == "cloudtrail":
+    for key, path in sample_files.items():
+        if source_of(key) == "cloudtrail":
             body = json.loads(gzip.decompress(path.read_bytes()))
             assert list(body) == ["Records"] and isinstance(body["Records"], list), key
             assert body["Records"], key
@@ -47,9 +47,9 @@ def trail(files: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_cloudtrail_records_are_well_formed(
-    landing: tuple[Path, Summary], trail: list[tuple[str, dict[str, Any]]]
+    sample_landing: tuple[Path, Summary], trail: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    assert len(trail) == landing[1].cloudtrail.records
+    assert len(trail) == sample_landing[1].cloudtrail.records
     ids = Counter(event["eventID"] for _, event in trail)
     assert ids.most_common(1)[0][1] == 1
     for key, event in trail:
@@ -66,8 +66,8 @@ def test_cloudtrail_records_are_well_formed(
         assert event["eventTime"][11:16].replace(":", "") <= stamp[9:13]
 
 
-def test_digests_list_the_hourly_log_files_by_hash(files: dict[str, Path]) -> None:
-    digests = [p for k, p in files.items() if _source(k) == "cloudtrail_digest"]
+def test_digests_list_the_hourly_log_files_by_hash(sample_files: dict[str, Path]) -> None:
+    digests = [p for k, p in sample_files.items() if source_of(k) == "cloudtrail_digest"]
     assert len(digests) == 48
     listed = 0
     for path in digests:
@@ -75,7 +75,7 @@ def test_digests_list_the_hourly_log_files_by_hash(files: dict[str, Path]) -> No
         assert "Records" not in digest
         assert digest["digestStartTime"] < digest["digestEndTime"]
         for log in digest["logFiles"]:
-            body = gzip.decompress(files[log["s3Object"]].read_bytes())
+            body = gzip.decompress(sample_files[log["s3Object"]].read_bytes())
             assert hashlib.sha256(body).hexdigest() == log["hashValue"]
             listed += 1
     assert listed > 400
@@ -123,21 +123,23 @@ def test_attack_cloudtrail_uses_the_exact_ground_truth(
 
 
 def test_firehose_objects_hold_cloudwatch_logs_envelopes_of_their_key(
-    landing: tuple[Path, Summary], files: dict[str, Path], trail: list[tuple[str, dict[str, Any]]]
+    sample_landing: tuple[Path, Summary],
+    sample_files: dict[str, Path],
+    trail: list[tuple[str, dict[str, Any]]],
 ) -> None:
     account, region = FIREHOSE_SITE
     envelope_keys = ["messageType", "owner", "logGroup", "logStream", "subscriptionFilters",
                      "logEvents"]
     delivered, controls, ids = [], [], []
-    for key, path in files.items():
-        if _source(key) != "firehose_cloudtrail":
+    for key, path in sample_files.items():
+        if source_of(key) != "firehose_cloudtrail":
             continue
         name = key.rsplit("/", 1)[-1].removeprefix(f"cwl-cloudtrail-{account}-{region}-1-")
         at = datetime.strptime(name[:19], "%Y-%m-%d-%H-%M-%S").replace(tzinfo=UTC)
         assert key.startswith(f"firehose/cloudtrail/{at:%Y/%m/%d/%H}/")
         delivered.append(at)
         # one gzip member per CloudWatch Logs delivery, each one JSON document
-        docs = [json.loads(m) for m in _gzip_members(path.read_bytes())]
+        docs = [json.loads(m) for m in gzip_members(path.read_bytes())]
         if docs[0]["messageType"] == "CONTROL_MESSAGE":
             control = docs.pop(0)
             assert (control["owner"], control["logGroup"], control["subscriptionFilters"]) == (
@@ -164,7 +166,7 @@ def test_firehose_objects_hold_cloudwatch_logs_envelopes_of_their_key(
         assert len(windows) == 1  # one Firehose buffer (15 minutes) an object
         window_end = (windows.pop() + 1) * 900
         assert at.hour * 3600 + at.minute * 60 == min(window_end, 86_340)
-    assert len(ids) == len(set(ids)) == landing[1].firehose_cloudtrail.records
+    assert len(ids) == len(set(ids)) == sample_landing[1].firehose_cloudtrail.records
     assert not set(ids) & {event["eventID"] for _, event in trail}  # never also native
     assert controls == [min(delivered), min(d for d in delivered if d.hour >= 12)]
 

@@ -22,14 +22,14 @@ from devtools.sample.ids import Clock
 from devtools.sample.landscape import FIREHOSE_SITE, SECURITY_LAKE_SITE, build_account
 from tests.support.sample_files import (
     LAYOUT,
-    _account,
-    _files,
-    _flow_table,
-    _gzip_members,
-    _is_flow,
-    _lines,
-    _region,
-    _source,
+    account_of,
+    files_by_key,
+    flow_table,
+    gzip_members,
+    is_flow_key,
+    lines_of,
+    region_of,
+    source_of,
 )
 
 REMEDIATION_NAMES = {
@@ -39,7 +39,7 @@ REMEDIATION_NAMES = {
 
 
 def test_generation_is_byte_identical(
-    files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+    sample_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     again = tmp_path_factory.mktemp("again")
     generate(again)
@@ -47,14 +47,14 @@ def test_generation_is_byte_identical(
     def digests(found: dict[str, Path]) -> dict[str, str]:
         return {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in found.items()}
 
-    assert digests(_files(again)) == digests(files)
+    assert digests(files_by_key(again)) == digests(sample_files)
 
 
 def test_hours_keep_exactly_the_day_files_delivered_in_them(
-    files: dict[str, Path], landing: tuple[Path, Summary], tmp_path: Path
+    sample_files: dict[str, Path], sample_landing: tuple[Path, Summary], tmp_path: Path
 ) -> None:
     summary = generate(tmp_path, hours=(13, 14))
-    part = _files(tmp_path)
+    part = files_by_key(tmp_path)
     stamp = re.compile(r"_20261120T(\d{2})\d{2,4}Z[_.]")
 
     def delivered(key: str) -> int | None:
@@ -62,39 +62,41 @@ def test_hours_keep_exactly_the_day_files_delivered_in_them(
         object's: the end of the hour its rows belong to (kept inside the day)."""
         if (m := stamp.search(key.rsplit("/", 1)[-1])) is not None:
             return int(m.group(1))
-        if _source(key) == "firehose_cloudtrail":
+        if source_of(key) == "firehose_cloudtrail":
             return int(LAYOUT["firehose_cloudtrail"].fullmatch(key).group(6))  # type: ignore[union-attr]
-        if _source(key).startswith("security_lake"):
-            first = min(pq.read_table(files[key], columns=["time"]).column("time").to_pylist())
+        if source_of(key).startswith("security_lake"):
+            times = pq.read_table(sample_files[key], columns=["time"]).column("time")
+            first = min(times.to_pylist())
             return min(datetime.fromtimestamp(first / 1000, UTC).hour + 1, 23)
         return None
 
-    expected = {k for k in files if delivered(k) in (None, 13, 14)}
+    expected = {k for k in sample_files if delivered(k) in (None, 13, 14)}
     assert set(part) == expected
-    assert {_source(k) for k in part} >= {
+    assert {source_of(k) for k in part} >= {
         "security_lake_cloudtrail", "security_lake_vpcflow", "firehose_cloudtrail"}
-    assert all(part[k].read_bytes() == files[k].read_bytes() for k in part)
-    assert summary.guardduty == landing[1].guardduty  # exports name no delivery time: all kept
-    assert 0 < summary.cloudtrail.files < landing[1].cloudtrail.files
+    assert all(part[k].read_bytes() == sample_files[k].read_bytes() for k in part)
+    # GuardDuty's exports name no delivery time: all kept.
+    assert summary.guardduty == sample_landing[1].guardduty
+    assert 0 < summary.cloudtrail.files < sample_landing[1].cloudtrail.files
     assert summary.cloudtrail.records == sum(
         len(json.loads(gzip.decompress(p.read_bytes()))["Records"])
-        for k, p in part.items() if _source(k) == "cloudtrail"
+        for k, p in part.items() if source_of(k) == "cloudtrail"
     )
     assert summary.vpcflow.records == sum(
-        len(_flow_table(p)[1]) for k, p in part.items() if _is_flow(k)
+        len(flow_table(p)[1]) for k, p in part.items() if is_flow_key(k)
     )
     assert 0 < summary.dns.records == sum(
-        len(_lines(p)) for k, p in part.items() if _source(k) == "dns"
-    ) < landing[1].dns.records
+        len(lines_of(p)) for k, p in part.items() if source_of(k) == "dns"
+    ) < sample_landing[1].dns.records
     for name in ("security_lake_cloudtrail", "security_lake_vpcflow"):
         assert 0 < getattr(summary, name).records == sum(
-            pq.read_metadata(p).num_rows for k, p in part.items() if _source(k) == name
-        ) < getattr(landing[1], name).records
+            pq.read_metadata(p).num_rows for k, p in part.items() if source_of(k) == name
+        ) < getattr(sample_landing[1], name).records
     assert 0 < summary.firehose_cloudtrail.records == sum(
         len(json.loads(m)["logEvents"]) for k, p in part.items()
-        if _source(k) == "firehose_cloudtrail" for m in _gzip_members(p.read_bytes())
+        if source_of(k) == "firehose_cloudtrail" for m in gzip_members(p.read_bytes())
         if json.loads(m)["messageType"] == "DATA_MESSAGE"
-    ) < landing[1].firehose_cloudtrail.records
+    ) < sample_landing[1].firehose_cloudtrail.records
     with pytest.raises(ValueError, match="hours"):
         generate(tmp_path / "bad", hours=(15, 13))
 
@@ -104,25 +106,25 @@ def test_without_security_lake_nor_firehose_the_sites_are_delivered_natively(
 ) -> None:
     """What the benchmark generates: its baselines read only the native formats."""
     summary = generate(tmp_path, hours=(14, 14), security_lake=False, firehose=False)
-    part = _files(tmp_path)
+    part = files_by_key(tmp_path)
     assert (summary.security_lake_cloudtrail, summary.security_lake_vpcflow) == (Count(), Count())
     assert summary.firehose_cloudtrail == Count()
-    assert not [k for k in part if _source(k).startswith(("security_lake", "firehose"))]
-    native = {_source(k) for k in part if _source(k) in ("cloudtrail", "vpcflow_parquet")
-              and (_account(k), _region(k)) == SECURITY_LAKE_SITE}
+    assert not [k for k in part if source_of(k).startswith(("security_lake", "firehose"))]
+    native = {source_of(k) for k in part if source_of(k) in ("cloudtrail", "vpcflow_parquet")
+              and (account_of(k), region_of(k)) == SECURITY_LAKE_SITE}
     assert native == {"cloudtrail", "vpcflow_parquet"}
-    assert [k for k in part if _source(k) == "cloudtrail"
-            and (_account(k), _region(k)) == FIREHOSE_SITE]
+    assert [k for k in part if source_of(k) == "cloudtrail"
+            and (account_of(k), region_of(k)) == FIREHOSE_SITE]
 
 
 def test_remediation_adds_the_clean_up_beside_the_day(
-    files: dict[str, Path], tmp_path: Path
+    sample_files: dict[str, Path], tmp_path: Path
 ) -> None:
     summary = write_remediation(tmp_path)
-    added = _files(tmp_path)
+    added = files_by_key(tmp_path)
     assert summary.cloudtrail.files == len(added) == 2
-    assert not set(added) & set(files)
-    assert all(_source(k) == "cloudtrail" for k in added)
+    assert not set(added) & set(sample_files)
+    assert all(source_of(k) == "cloudtrail" for k in added)
     events = [
         e for p in added.values() for e in json.loads(gzip.decompress(p.read_bytes()))["Records"]
     ]
@@ -162,7 +164,7 @@ def test_days_share_long_lived_ids_but_not_event_ids(tmp_path: Path) -> None:
         event_ids.append(
             {
                 e["eventID"]
-                for p in _files(tmp_path / day.isoformat()).values()
+                for p in files_by_key(tmp_path / day.isoformat()).values()
                 for e in json.loads(gzip.decompress(p.read_bytes()))["Records"]
             }
         )

@@ -1,7 +1,8 @@
 """The sample landing zone's S3 layout and volumes: every key follows its source's delivery
 layout, files are plain gzip without a timestamp (or Parquet), the demo scale's counts, Security
 Lake objects holding the OCSF rows their key names, and GuardDuty exporting a routine day and the
-miner. The landing zone is generated once per session (``landing`` in ``tests/conftest.py``)."""
+miner. The landing zone is generated once per session (``sample_landing`` in
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -16,28 +17,28 @@ import pytest
 
 from devtools.sample.cli import ATTACK, Count, Summary
 from devtools.sample.landscape import FIREHOSE_SITE, SECURITY_LAKE_SITE
-from tests.support.sample_files import LAYOUT, _account, _lines, _region, _source
+from tests.support.sample_files import LAYOUT, account_of, lines_of, region_of, source_of
 
 PARQUET = ("vpcflow_parquet", "security_lake_cloudtrail", "security_lake_vpcflow")
 
 
 @pytest.fixture(scope="module")
-def findings(files: dict[str, Path]) -> list[dict[str, Any]]:
+def findings(sample_files: dict[str, Path]) -> list[dict[str, Any]]:
     return [
         json.loads(line)
-        for key, path in files.items()
-        if _source(key) == "guardduty"
-        for line in _lines(path)
+        for key, path in sample_files.items()
+        if source_of(key) == "guardduty"
+        for line in lines_of(path)
     ]
 
 
 def test_every_file_follows_the_s3_delivery_layout(
-    landing: tuple[Path, Summary], files: dict[str, Path]
+    sample_landing: tuple[Path, Summary], sample_files: dict[str, Path]
 ) -> None:
-    unmatched = [k for k in files if not any(p.fullmatch(k) for p in LAYOUT.values())]
+    unmatched = [k for k in sample_files if not any(p.fullmatch(k) for p in LAYOUT.values())]
     assert not unmatched
-    by_source = Counter(_source(k).removesuffix("_parquet") for k in files)
-    summary = landing[1]
+    by_source = Counter(source_of(k).removesuffix("_parquet") for k in sample_files)
+    summary = sample_landing[1]
     assert by_source == {
         "cloudtrail": summary.cloudtrail.files,
         "cloudtrail_digest": summary.cloudtrail_digest.files,
@@ -48,34 +49,35 @@ def test_every_file_follows_the_s3_delivery_layout(
         "security_lake_vpcflow": summary.security_lake_vpcflow.files,
         "firehose_cloudtrail": summary.firehose_cloudtrail.files,
     }
-    assert {_account(k) for k in files} == {"111122223333", "444455556666"}
-    org = {_account(k) for k in files if k.startswith("AWSLogs/o-")}
-    parquet = {_account(k) for k in files if _source(k) == "vpcflow_parquet"}
+    assert {account_of(k) for k in sample_files} == {"111122223333", "444455556666"}
+    org = {account_of(k) for k in sample_files if k.startswith("AWSLogs/o-")}
+    parquet = {account_of(k) for k in sample_files if source_of(k) == "vpcflow_parquet"}
     assert org == parquet == {"444455556666"}
-    assert not any(_account(k) == "444455556666" for k in files if _source(k) == "vpcflow")
+    keys = sample_files
+    assert not any(account_of(k) == "444455556666" for k in keys if source_of(k) == "vpcflow")
     # Security Lake's region is written only as Security Lake: no native trail or flow file.
-    lake = {(_account(k), _region(k)) for k in files if _source(k).startswith("security_lake")}
+    lake = {(account_of(k), region_of(k)) for k in keys if source_of(k).startswith("security_lake")}
     assert lake == {SECURITY_LAKE_SITE}
-    assert not [k for k in files if _source(k) in ("cloudtrail", "vpcflow", "vpcflow_parquet")
-                and (_account(k), _region(k)) == SECURITY_LAKE_SITE]
+    assert not [k for k in keys if source_of(k) in ("cloudtrail", "vpcflow", "vpcflow_parquet")
+                and (account_of(k), region_of(k)) == SECURITY_LAKE_SITE]
     # Firehose's trail region likewise: no native trail file (its flow logs stay native).
-    hose = {(_account(k), _region(k)) for k in files if _source(k) == "firehose_cloudtrail"}
+    hose = {(account_of(k), region_of(k)) for k in keys if source_of(k) == "firehose_cloudtrail"}
     assert hose == {FIREHOSE_SITE}
-    assert not [k for k in files if _source(k) == "cloudtrail"
-                and (_account(k), _region(k)) == FIREHOSE_SITE]
+    assert not [k for k in sample_files if source_of(k) == "cloudtrail"
+                and (account_of(k), region_of(k)) == FIREHOSE_SITE]
 
 
-def test_files_are_plain_gzip_without_timestamp(files: dict[str, Path]) -> None:
-    for key, path in files.items():
+def test_files_are_plain_gzip_without_timestamp(sample_files: dict[str, Path]) -> None:
+    for key, path in sample_files.items():
         head = path.read_bytes()[:10]
-        if _source(key) in PARQUET:
+        if source_of(key) in PARQUET:
             assert head[:4] == b"PAR1", path
             continue
         assert head[:3] == b"\x1f\x8b\x08" and head[4:8] == b"\0\0\0\0", path
 
 
-def test_scale_zero_is_the_demo_size(landing: tuple[Path, Summary]) -> None:
-    summary = landing[1]
+def test_scale_zero_is_the_demo_size(sample_landing: tuple[Path, Summary]) -> None:
+    summary = sample_landing[1]
     assert 3_000 <= summary.cloudtrail.records <= 8_000
     assert 5_000 <= summary.vpcflow.records <= 20_000
     assert summary.guardduty.records == 4
@@ -88,12 +90,12 @@ def test_scale_zero_is_the_demo_size(landing: tuple[Path, Summary]) -> None:
 
 
 def test_security_lake_objects_hold_ocsf_rows_of_their_key(
-    landing: tuple[Path, Summary], files: dict[str, Path]
+    sample_landing: tuple[Path, Summary], sample_files: dict[str, Path]
 ) -> None:
     classes = {"security_lake_cloudtrail": 6003, "security_lake_vpcflow": 4001}
     rows: Counter[str] = Counter()
-    for key, path in files.items():
-        if (source := _source(key)) in classes:
+    for key, path in sample_files.items():
+        if (source := source_of(key)) in classes:
             table = pq.read_table(path, columns=["class_uid", "cloud", "time"])
             match = LAYOUT[source].fullmatch(key)
             assert match is not None and match.group(3) == "20261120"
@@ -105,7 +107,7 @@ def test_security_lake_objects_hold_ocsf_rows_of_their_key(
                      for t in table.column("time").to_pylist()}
             assert len(hours) == 1, key  # one object per hour
             rows[source] += table.num_rows
-    assert rows == {k: getattr(landing[1], k).records for k in classes}
+    assert rows == {k: getattr(sample_landing[1], k).records for k in classes}
 
 
 def test_guardduty_exports_a_routine_day_and_the_miner(findings: list[dict[str, Any]]) -> None:

@@ -2,7 +2,7 @@
 against AWS's) and full rows, mixing routine traffic, scans and gaps; the attack's instances
 mining every minute after launch; Resolver query logs as AWS writes them, and the miners
 resolving the pool they then connect to. The landing zone is generated once per session
-(``landing`` in ``tests/conftest.py``)."""
+(``sample_landing`` in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 
 from devtools.sample.cli import ATTACK, Summary
-from tests.support.sample_files import LAYOUT, _account, _flow_table, _is_flow, _lines, _source
+from tests.support.sample_files import (
+    LAYOUT,
+    account_of,
+    flow_table,
+    is_flow_key,
+    lines_of,
+    source_of,
+)
 
 # Route 53 Resolver query-log fields (Route 53 Developer Guide, "Values that appear in VPC
 # Resolver query logs"); firewall_* appear only on queries a DNS Firewall rule matched.
@@ -41,43 +48,45 @@ TRAFFIC_FIELDS = ("srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packe
 
 
 @pytest.fixture(scope="module")
-def flows(files: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
+def flows(sample_files: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
     """Flow records by account, as field -> value."""
     out: dict[str, list[dict[str, str]]] = {}
-    for key, path in files.items():
-        if _is_flow(key):
-            fields, rows = _flow_table(path)
+    for key, path in sample_files.items():
+        if is_flow_key(key):
+            fields, rows = flow_table(path)
             for values in rows:
                 assert len(values) == len(fields), (key, values)
-                out.setdefault(_account(key), []).append(dict(zip(fields, values, strict=True)))
+                out.setdefault(account_of(key), []).append(dict(zip(fields, values, strict=True)))
     return out
 
 
 @pytest.fixture(scope="module")
-def queries(files: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
+def queries(sample_files: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
     """Every Resolver query-log record with the key of the file holding it."""
     return [
         (key, json.loads(line))
-        for key, path in files.items()
-        if _source(key) == "dns"
-        for line in _lines(path)
+        for key, path in sample_files.items()
+        if source_of(key) == "dns"
+        for line in lines_of(path)
     ]
 
 
 def test_flow_logs_have_a_documented_header_and_full_rows(
-    landing: tuple[Path, Summary], files: dict[str, Path], flows: dict[str, list[dict[str, str]]]
+    sample_landing: tuple[Path, Summary],
+    sample_files: dict[str, Path],
+    flows: dict[str, list[dict[str, str]]],
 ) -> None:
     headers: dict[str, set[tuple[str, ...]]] = {}
-    for key, path in files.items():
-        if _is_flow(key):
-            header = _flow_table(path)[0]
+    for key, path in sample_files.items():
+        if is_flow_key(key):
+            header = flow_table(path)[0]
             assert set(header) <= DOCUMENTED and len(set(header)) == len(header)
-            headers.setdefault(_account(key), set()).add(tuple(header))
+            headers.setdefault(account_of(key), set()).add(tuple(header))
     assert headers["111122223333"] == {DEFAULT_V2}
     (custom,) = headers["444455556666"]
     assert {"flow-direction", "traffic-path", "pkt-src-aws-service", "az-id"} <= set(custom)
     assert custom[:3] != DEFAULT_V2[:3]
-    assert sum(len(rows) for rows in flows.values()) == landing[1].vpcflow.records
+    assert sum(len(rows) for rows in flows.values()) == sample_landing[1].vpcflow.records
 
 
 def test_flow_logs_mix_routine_traffic_scans_and_gaps(
@@ -118,9 +127,9 @@ def test_attack_flows_mine_every_minute_after_launch(
 
 
 def test_resolver_query_logs_are_well_formed(
-    landing: tuple[Path, Summary], queries: list[tuple[str, dict[str, Any]]],
+    sample_landing: tuple[Path, Summary], queries: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    assert len(queries) == landing[1].dns.records
+    assert len(queries) == sample_landing[1].dns.records
     for key, record in queries:
         match = LAYOUT["dns"].fullmatch(key)
         assert match is not None

@@ -45,22 +45,22 @@ def moto_accounts(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
 
 
-def _client(endpoint: str, service: str, account: str = HOME) -> Any:
+def moto_client(endpoint: str, service: str, account: str = HOME) -> Any:
     """A client in ``account``: the default credentials, or a role assumed in the other."""
     if account == HOME:
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
-    return boto3_clients(endpoint, _role_credentials(endpoint, account))(service, REGION)
+    return boto3_clients(endpoint, role_credentials(endpoint, account))(service, REGION)
 
 
-def _role_credentials(endpoint: str, account: str) -> dict[str, Any]:
+def role_credentials(endpoint: str, account: str) -> dict[str, Any]:
     sts = boto3.client("sts", region_name=REGION, endpoint_url=endpoint)
     role = TEMPLATE.format(account=account)
     return sts.assume_role(RoleArn=role, RoleSessionName="attacker")["Credentials"]
 
 
-def _attack(endpoint: str, account: str = HOME) -> tuple[dict[str, Any], dict[str, Any]]:
+def stage_attack(endpoint: str, account: str = HOME) -> tuple[dict[str, Any], dict[str, Any]]:
     """What an attacker left in a (moto) account, as the incident's scope and key owners."""
-    iam, ec2 = _client(endpoint, "iam", account), _client(endpoint, "ec2", account)
+    iam, ec2 = moto_client(endpoint, "iam", account), moto_client(endpoint, "ec2", account)
     iam.create_user(UserName="ci-bot")
     key = iam.create_access_key(UserName="ci-bot")["AccessKey"]["AccessKeyId"]
     pair = ec2.create_key_pair(KeyName="svc-maint")
@@ -129,7 +129,7 @@ def _attack(endpoint: str, account: str = HOME) -> tuple[dict[str, Any], dict[st
     return scope, {key: {"is_root": False, "user_name": "ci-bot", "account_id": account}}
 
 
-def _recording(clients: Any, calls: list[tuple[str, str, dict[str, Any]]]) -> Any:
+def recording(clients: Any, calls: list[tuple[str, str, dict[str, Any]]]) -> Any:
     """``clients`` whose calls (service, method, parameters; dry runs left out) are recorded."""
 
     class Spy:
@@ -147,7 +147,7 @@ def _recording(clients: Any, calls: list[tuple[str, str, dict[str, Any]]]) -> An
     return lambda service, region: Spy(service, clients(service, region))
 
 
-def _statuses(lines: list[str]) -> list[tuple[str, str]]:
+def statuses_of(lines: list[str]) -> list[tuple[str, str]]:
     """(action, status) of each executed line (``  3. action resource: status (message)``)."""
     out = []
     for line in lines[lines.index("executed:") + 1 :]:
@@ -157,7 +157,7 @@ def _statuses(lines: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _key_pairs(endpoint: str, account: str) -> list[str]:
+def key_pairs_in(endpoint: str, account: str) -> list[str]:
     return [
-        k["KeyName"] for k in _client(endpoint, "ec2", account).describe_key_pairs()["KeyPairs"]
+        k["KeyName"] for k in moto_client(endpoint, "ec2", account).describe_key_pairs()["KeyPairs"]
     ]

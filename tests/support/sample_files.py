@@ -54,44 +54,44 @@ LAYOUT = {
 }
 
 
-def _files(root: Path) -> dict[str, Path]:
+def files_by_key(root: Path) -> dict[str, Path]:
     return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _source(key: str) -> str:
+def source_of(key: str) -> str:
     return next(name for name, pattern in LAYOUT.items() if pattern.fullmatch(key))
 
 
-def _account(key: str) -> str:
+def account_of(key: str) -> str:
     """The account a delivery key belongs to (its own folder, an org trail's, or Hive-style)."""
     return next(m.group(1) for p in LAYOUT.values() if (m := p.fullmatch(key)))
 
 
-def _flow_table(path: Path) -> tuple[list[str], list[list[str]]]:
+def flow_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """A flow-log file's field names and rows as text (``-`` for a missing value)."""
     if path.suffix == ".parquet":
         table = pq.read_table(path)
         fields = [name.replace("_", "-") for name in table.column_names]
         columns = [["-" if v is None else str(v) for v in c.to_pylist()] for c in table.columns]
         return fields, [list(row) for row in zip(*columns, strict=True)]
-    header, *rows = _lines(path)
+    header, *rows = lines_of(path)
     return header.split(" "), [row.split(" ") for row in rows]
 
 
-def _region(key: str) -> str:
+def region_of(key: str) -> str:
     """The region of a CloudTrail, flow-log or Security Lake delivery key."""
     return next(m.group(2) for p in LAYOUT.values() if (m := p.fullmatch(key)))
 
 
-def _is_flow(key: str) -> bool:
-    return _source(key) in ("vpcflow", "vpcflow_parquet")
+def is_flow_key(key: str) -> bool:
+    return source_of(key) in ("vpcflow", "vpcflow_parquet")
 
 
-def _lines(path: Path) -> list[str]:
+def lines_of(path: Path) -> list[str]:
     return gzip.decompress(path.read_bytes()).decode().splitlines()
 
 
-def _gzip_members(data: bytes) -> list[bytes]:
+def gzip_members(data: bytes) -> list[bytes]:
     """Each member of a multi-member gzip object, decompressed."""
     out = []
     while data:
