@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from devtools.sample.cli import Summary, generate
 from jobs.enrich import Enrichment
 from jobs.runtime.config import load_config
 from jobs.runtime.session import build_session
 from tests.support import background
+from tests.support.sample_files import files_by_key
 from tests.support.sample_lake import SampleLake
 
 # PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
@@ -85,6 +87,20 @@ def sample_lake(
     """The sample through the pipeline, shared by the end-to-end modules (stages run on first
     use)."""
     return SampleLake(spark, tmp_path_factory.mktemp("sample-lake"), enrichment)
+
+
+@pytest.fixture(scope="session")
+def sample_landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Summary]:
+    """The sample landing zone generated once, and what generating it wrote: shared by the
+    ``test_sample_*`` modules, which only read it."""
+    root = tmp_path_factory.mktemp("landing")
+    return root, generate(root)
+
+
+@pytest.fixture(scope="session")
+def sample_files(sample_landing: tuple[Path, Summary]) -> dict[str, Path]:
+    """The sample landing zone's files by key."""
+    return files_by_key(sample_landing[0])
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,5 +1,7 @@
-"""A miniature attack as tiny silver and alert frames: a stolen key, a key pair, an open group,
-two instances, their pool lookups and mining traffic, and later the responder's clean-up calls."""
+"""A miniature attack for the incident tests: its account, stolen key, resources and times;
+builders of tiny silver and alert frames and rows; and its CloudTrail calls: a stolen key, a key
+pair, an open group, two instances, and later the responder's clean-up calls. Its traffic, pool
+lookups and alerts as frames are in ``tests/support/incident_frames.py``."""
 
 from __future__ import annotations
 
@@ -11,11 +13,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from jobs.runtime.frames import local_frame
-from jobs.sources import DNS
-from schemas.alerts import ALERTS
-from schemas.cloudtrail import CLOUDTRAIL_EVENTS
-from schemas.dns import DNS_QUERIES
-from schemas.vpcflow import VPC_FLOWS
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -36,6 +33,9 @@ HOSTILE = "<img src=x onerror=alert(1)>$(touch /tmp/pwned)`id`"
 UA = "aws-sdk-go/1.44.298 " + HOSTILE
 T0 = datetime(2026, 11, 20, 13, 42, 17, tzinfo=UTC)  # recon
 START = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
+POOL_INTEL = {"mining_pool_domains": ["pool.supportxmr.com"],
+              "mining_pool_domain_suffixes": ["nanopool.org", "supportxmr.com"]}
+CDN_ALIAS = "updates.example-cdn.net."  # a CNAME to a nanopool host
 
 
 def at(minutes: float, base: datetime = START) -> datetime:
@@ -237,131 +237,6 @@ def remediation_events(offset_minutes: float = 40) -> list[dict[str, Any]]:
     )
 
 
-def flows() -> list[dict[str, Any]]:
-    """Mining traffic from both instances, the attacker's SSH in, and private chatter."""
-    out = []
-    for n, (iid, eni, ip) in enumerate(zip(INSTANCES, ENIS, IPS, strict=True)):
-        for minute in range(8, 14):
-            t = at(minute)
-            out.append(
-                {
-                    "flow_id": f"f-{n}-{minute}",
-                    "interface_id": eni,
-                    "instance_id": iid,
-                    "srcaddr": ip,
-                    "dstaddr": POOL,
-                    "srcport": 41000 + n,
-                    "dstport": 7777,
-                    "protocol": 6,
-                    "bytes": 1_000_000,
-                    "packets": 900,
-                    "action": "ACCEPT",
-                    "account_id": ACCOUNT,
-                    "vpc_id": VPC,
-                    "start_time": t,
-                    "end_time": t + timedelta(seconds=59),
-                    "event_date": t.date(),
-                    "source_file": "s3://t/flows.log.gz",
-                    "record_index": minute,
-                    "ingested_at": t,
-                    "run_id": "r0",
-                }
-            )
-    t = at(6)
-    out.append(
-        {
-            "flow_id": "f-ssh",
-            "interface_id": ENIS[0],
-            "srcaddr": ATTACKER,
-            "dstaddr": IPS[0],
-            "srcport": 50200,
-            "dstport": 22,
-            "protocol": 6,
-            "bytes": 5000,
-            "packets": 40,
-            "action": "ACCEPT",
-            "account_id": ACCOUNT,
-            "vpc_id": VPC,
-            "start_time": t,
-            "end_time": t,
-            "event_date": t.date(),
-            "source_file": "s3://t/flows.log.gz",
-            "record_index": 99,
-            "ingested_at": t,
-            "run_id": "r0",
-        }
-    )
-    out.append(
-        {
-            "flow_id": "f-private",
-            "interface_id": ENIS[1],
-            "srcaddr": IPS[1],
-            "dstaddr": "172.31.9.9",
-            "srcport": 40000,
-            "dstport": 443,
-            "protocol": 6,
-            "bytes": 777,
-            "packets": 3,
-            "action": "ACCEPT",
-            "account_id": ACCOUNT,
-            "vpc_id": VPC,
-            "start_time": t,
-            "end_time": t,
-            "event_date": t.date(),
-            "source_file": "s3://t/flows.log.gz",
-            "record_index": 98,
-            "ingested_at": t,
-            "run_id": "r0",
-        }
-    )
-    return out
-
-
-POOL_INTEL = {"mining_pool_domains": ["pool.supportxmr.com"],
-              "mining_pool_domain_suffixes": ["nanopool.org", "supportxmr.com"]}
-CDN_ALIAS = "updates.example-cdn.net."  # a CNAME to a nanopool host
-
-
-def query(qid: str, minutes: float, name: str, answers: list[tuple[str, str]], *,
-          instance: str | None = INSTANCES[0], src: str = IPS[0], qtype: str = "A",
-          account: str = ACCOUNT) -> dict[str, Any]:
-    """One ``silver/dns_queries`` row."""
-    t = at(minutes)
-    return {
-        "query_id": qid, "account_id": account, "region": REGION, "vpc_id": VPC,
-        "query_time": t, "query_name": name, "query_type": qtype, "query_class": "IN",
-        "rcode": "NOERROR", "answers": [{"rdata": d, "type": k, "class": "IN"} for k, d in answers],
-        "srcaddr": src, "srcport": 53000, "transport": "UDP", "instance_id": instance,
-        "event_date": t.date(), "source_file": "s3://t/dns.log.gz", "record_index": 1,
-    }
-
-
-def queries() -> list[dict[str, Any]]:
-    """The miners' pool lookups (one hidden behind a CNAME, one by source address alone, one
-    repeated, one AAAA without answers), and lookups that must not count: a look-alike name,
-    another instance, another account, and ordinary names."""
-    pool = [("A", POOL)]
-    return [
-        query("q-1", 7, "pool.supportxmr.com.", pool),
-        query("q-2", 7, "pool.supportxmr.com.", [], qtype="AAAA"),
-        query("q-3", 20, "pool.supportxmr.com.", pool),
-        query("q-4", 7.5, CDN_ALIAS, [("CNAME", "xmr-eu1.nanopool.org."), ("A", POOL)],
-              instance=INSTANCES[1], src=IPS[1]),
-        query("q-5", 7.6, HOSTILE + ".supportxmr.com.", [("A", "198.51.100.9")], instance=None,
-              src=IPS[1]),
-        query("q-6", 7, "notsupportxmr.com.", [("A", POOL)]),
-        query("q-7", 7, "pool.supportxmr.com.", pool, instance="i-0ccccccccccccccc3",
-              src="172.31.1.99"),
-        query("q-8", 7, "pool.supportxmr.com.", pool, instance=None, account="999988887777"),
-        query("q-9", 6, "s3.us-east-1.amazonaws.com.", [("A", "52.216.8.1")]),
-    ]
-
-
-def dns_frame(spark: SparkSession) -> DataFrame:
-    """``queries`` with the view columns detections and incidents read."""
-    return DNS.add_view_columns(frame(spark, DNS_QUERIES, queries()))
-
-
 def alert(
     alert_id: str,
     name: str,
@@ -400,54 +275,3 @@ def alert(
         "run_id": "r0",
         "fingerprint": alert_id,
     }
-
-
-def attack_alerts() -> list[dict[str, Any]]:
-    """Root key used (recon), mining traffic on the instances (linked only through who launched
-    them), and an unrelated alert on another key."""
-    return [
-        alert(
-            "a-root",
-            "root_access_key_used",
-            T0,
-            severity="high",
-            key=KEY,
-            principal=ROOT,
-            entities=[("access_key", KEY), ("user", ROOT), ("ip", ATTACKER), ("account", ACCOUNT)],
-            tactics=("TA0001",),
-        ),
-        alert(
-            "a-mining",
-            "mining_pool_traffic",
-            at(8),
-            severity="critical",
-            entities=[
-                ("instance", INSTANCES[0]),
-                ("instance", INSTANCES[1]),
-                ("eni", ENIS[0]),
-                ("ip", POOL),
-            ],
-            tactics=("TA0040", "TA0011"),
-        ),
-        alert(
-            "a-other",
-            "new_sdk_for_principal",
-            at(6),
-            severity="medium",
-            key=OTHER_KEY,
-            principal=f"arn:aws:iam::{ACCOUNT}:user/dev",
-            entities=[("access_key", OTHER_KEY)],
-        ),
-    ]
-
-
-def frames(
-    spark: SparkSession, with_remediation: bool = False
-) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """``(alerts, cloudtrail, flows)`` for the miniature attack."""
-    events = attack_events() + (remediation_events() if with_remediation else [])
-    return (
-        frame(spark, ALERTS, attack_alerts()),
-        frame(spark, CLOUDTRAIL_EVENTS, events),
-        frame(spark, VPC_FLOWS, flows()),
-    )
