@@ -4,7 +4,7 @@ pool lookups beside lookups that must not count; the alerts it raises and an unr
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -37,83 +37,30 @@ from tests.support.incident_fixtures import (
 )
 
 
+def _flow(flow_id: str, t: datetime, seconds: int, record_index: int,
+          **fields: Any) -> dict[str, Any]:
+    """A TCP flow row of the attack's account and VPC accepted at ``t``, with its lineage."""
+    return {
+        "flow_id": flow_id, "protocol": 6, "action": "ACCEPT", "account_id": ACCOUNT,
+        "vpc_id": VPC, "start_time": t, "end_time": t + timedelta(seconds=seconds),
+        "event_date": t.date(), "source_file": "s3://t/flows.log.gz",
+        "record_index": record_index, "ingested_at": t, "run_id": "r0", **fields,
+    }
+
+
 def flows() -> list[dict[str, Any]]:
     """Mining traffic from both instances, the attacker's SSH in, and private chatter."""
-    out = []
-    for n, (iid, eni, ip) in enumerate(zip(INSTANCES, ENIS, IPS, strict=True)):
-        for minute in range(8, 14):
-            t = at(minute)
-            out.append(
-                {
-                    "flow_id": f"f-{n}-{minute}",
-                    "interface_id": eni,
-                    "instance_id": iid,
-                    "srcaddr": ip,
-                    "dstaddr": POOL,
-                    "srcport": 41000 + n,
-                    "dstport": 7777,
-                    "protocol": 6,
-                    "bytes": 1_000_000,
-                    "packets": 900,
-                    "action": "ACCEPT",
-                    "account_id": ACCOUNT,
-                    "vpc_id": VPC,
-                    "start_time": t,
-                    "end_time": t + timedelta(seconds=59),
-                    "event_date": t.date(),
-                    "source_file": "s3://t/flows.log.gz",
-                    "record_index": minute,
-                    "ingested_at": t,
-                    "run_id": "r0",
-                }
-            )
-    t = at(6)
-    out.append(
-        {
-            "flow_id": "f-ssh",
-            "interface_id": ENIS[0],
-            "srcaddr": ATTACKER,
-            "dstaddr": IPS[0],
-            "srcport": 50200,
-            "dstport": 22,
-            "protocol": 6,
-            "bytes": 5000,
-            "packets": 40,
-            "action": "ACCEPT",
-            "account_id": ACCOUNT,
-            "vpc_id": VPC,
-            "start_time": t,
-            "end_time": t,
-            "event_date": t.date(),
-            "source_file": "s3://t/flows.log.gz",
-            "record_index": 99,
-            "ingested_at": t,
-            "run_id": "r0",
-        }
-    )
-    out.append(
-        {
-            "flow_id": "f-private",
-            "interface_id": ENIS[1],
-            "srcaddr": IPS[1],
-            "dstaddr": "172.31.9.9",
-            "srcport": 40000,
-            "dstport": 443,
-            "protocol": 6,
-            "bytes": 777,
-            "packets": 3,
-            "action": "ACCEPT",
-            "account_id": ACCOUNT,
-            "vpc_id": VPC,
-            "start_time": t,
-            "end_time": t,
-            "event_date": t.date(),
-            "source_file": "s3://t/flows.log.gz",
-            "record_index": 98,
-            "ingested_at": t,
-            "run_id": "r0",
-        }
-    )
+    out = [
+        _flow(f"f-{n}-{minute}", at(minute), 59, minute, interface_id=eni, instance_id=iid,
+              srcaddr=ip, dstaddr=POOL, srcport=41000 + n, dstport=7777, bytes=1_000_000,
+              packets=900)
+        for n, (iid, eni, ip) in enumerate(zip(INSTANCES, ENIS, IPS, strict=True))
+        for minute in range(8, 14)
+    ]
+    out.append(_flow("f-ssh", at(6), 0, 99, interface_id=ENIS[0], srcaddr=ATTACKER,
+                     dstaddr=IPS[0], srcport=50200, dstport=22, bytes=5000, packets=40))
+    out.append(_flow("f-private", at(6), 0, 98, interface_id=ENIS[1], srcaddr=IPS[1],
+                     dstaddr="172.31.9.9", srcport=40000, dstport=443, bytes=777, packets=3))
     return out
 
 
